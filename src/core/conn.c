@@ -1,0 +1,530 @@
+/*
+ * conn.c — establishing and re-establishing the connection.
+ *
+ * Connects with PQconnectStartParams and drives PQconnectPoll itself so
+ * one deadline (connect_timeout) bounds every attempt and every backoff
+ * sleep together: a hung server or a database that never wakes fails in
+ * time.  What may be retried is decided in one place, connect_retryable.
+ */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn_internal.h"
+
+#define DEFAULT_CONNECT_TIMEOUT 5.0
+#define DEFAULT_RETRIES 3
+#define BACKOFF_FIRST 0.1   /* seconds; doubles per attempt, jittered */
+#define BACKOFF_MAX 2.0
+
+double tdb_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void tdb_conn_options_init(tdb_conn_options *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->connect_timeout = DEFAULT_CONNECT_TIMEOUT;
+    opts->retries = DEFAULT_RETRIES;
+    opts->prepare = TDB_PREPARE_AUTO;
+}
+
+void tdb_conn_scrub(const tdb_conn *conn, tdb_error *err)
+{
+    tdb_error_scrub(err->message, conn ? conn->secret : NULL);
+}
+
+/*
+ * Server notices (NOTICE, WARNING) never reach the user's stderr.  A FATAL
+ * outside a statement arrives here too: the server is closing the session
+ * (restart, pg_terminate_backend, idle_session_timeout).
+ */
+static void receive_notice(void *arg, const PGresult *res)
+{
+    tdb_conn *conn = arg;
+    const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+        conn->goodbye = 1;
+}
+
+static int is_loopback_host(const char *h)
+{
+    if (h[0] == '\0' || h[0] == '/' || h[0] == '@')   /* Unix socket */
+        return 1;
+    if (strcmp(h, "localhost") == 0 || strcmp(h, "::1") == 0 ||
+        strcmp(h, "[::1]") == 0 || strncmp(h, "127.", 4) == 0)
+        return 1;
+    return 0;
+}
+
+/* Any comma-separated host that is not loopback or a socket makes it remote. */
+static int hosts_remote(const char *hosts)
+{
+    char one[256];
+    const char *p = hosts;
+    if (!hosts || !*hosts)
+        return 0;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        snprintf(one, sizeof one, "%.*s", (int)(n < sizeof one ? n : sizeof one - 1), p);
+        if (!is_loopback_host(one))
+            return 1;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+typedef struct url_facts {
+    int remote;
+    int has_sslmode;
+    int has_application_name;
+    char *password;     /* malloc'd, or NULL */
+    int pooler_host;    /* a pooled endpoint by name (Neon: "-pooler") */
+} url_facts;
+
+static int inspect_url(const char *url, url_facts *facts, tdb_error *err)
+{
+    char *errmsg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(url, &errmsg);
+    const char *host = NULL, *hostaddr = NULL;
+
+    memset(facts, 0, sizeof *facts);
+    if (!opts) {
+        char line[TDB_MESSAGE_MAX];
+        tdb_copy_line(line, sizeof line, errmsg ? errmsg : "out of memory");
+        tdb_error_set(err, errmsg ? TDB_CONFIG : TDB_NOMEM, NULL,
+                      "DATABASE_URL is not a valid PostgreSQL URI or key=value string: %s",
+                      line);
+        tdb_error_scrub(err->message, NULL);
+        PQfreemem(errmsg);
+        return -1;
+    }
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val || !*o->val)
+            continue;
+        if (strcmp(o->keyword, "host") == 0)
+            host = o->val;
+        else if (strcmp(o->keyword, "hostaddr") == 0)
+            hostaddr = o->val;
+        else if (strcmp(o->keyword, "sslmode") == 0)
+            facts->has_sslmode = 1;
+        else if (strcmp(o->keyword, "application_name") == 0)
+            facts->has_application_name = 1;
+        else if (strcmp(o->keyword, "password") == 0)
+            facts->password = strdup(o->val);
+    }
+    if (!host)
+        host = getenv("PGHOST");
+    if (!hostaddr)
+        hostaddr = getenv("PGHOSTADDR");
+    if (getenv("PGSSLMODE") && *getenv("PGSSLMODE"))
+        facts->has_sslmode = 1;
+    if (!facts->password && getenv("PGPASSWORD"))
+        facts->password = strdup(getenv("PGPASSWORD"));
+    facts->remote = hosts_remote(hostaddr) || hosts_remote(host);
+    facts->pooler_host = host && strstr(host, "-pooler") != NULL;
+    PQconninfoFree(opts);
+    return 0;
+}
+
+static int add_param(tdb_conn *conn, int *n, const char *key, const char *value)
+{
+    conn->keywords[*n] = key;
+    conn->values[*n] = strdup(value);
+    if (!conn->values[*n])
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+/*
+ * Defaults go before the URL (it may override them), forced values after
+ * (they override it): every connection speaks UTF-8, and a password is
+ * never sent in clear to a remote host by default.
+ */
+static int build_params(tdb_conn *conn, const char *url, const url_facts *facts,
+                        const tdb_conn_options *opts)
+{
+    int n = 0;
+    if (add_param(conn, &n, "fallback_application_name", "taskshell") ||
+        add_param(conn, &n, "dbname", url) ||
+        add_param(conn, &n, "client_encoding", "UTF8"))
+        return -1;
+    if (facts->remote && !facts->has_sslmode && add_param(conn, &n, "sslmode", "require"))
+        return -1;
+    if (opts->application_name && add_param(conn, &n, "application_name", opts->application_name))
+        return -1;
+    conn->keywords[n] = NULL;
+    conn->values[n] = NULL;
+    return 0;
+}
+
+/*
+ * The SQLSTATE of a failed connection attempt.  libpq exposes it only in
+ * the formatted message, so attempts run with PQERRORS_VERBOSE, whose
+ * format is "SEVERITY:  SQLSTATE: message".  "" when the server never
+ * answered (refused, unreachable, TLS).
+ */
+static void connect_sqlstate(const char *msg, char state[6])
+{
+    const char *p;
+    state[0] = '\0';
+    for (p = msg; p && (p = strstr(p, ":  ")) != NULL; p += 3) {
+        const char *s = p + 3;
+        int ok = 1;
+        for (int i = 0; i < 5; i++)
+            if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')))
+                ok = 0;
+        if (ok && s[5] == ':') {
+            memcpy(state, s, 5);
+            state[5] = '\0';
+            return;
+        }
+    }
+}
+
+/* The message without the verbose extras: "FATAL:  28P01: x\nLOCATION: …" → "FATAL:  x". */
+static void connect_message(char *dst, size_t cap, const char *msg, const char *state)
+{
+    char buf[TDB_MESSAGE_MAX * 2];
+    char *loc, *code;
+    snprintf(buf, sizeof buf, "%s", msg ? msg : "");
+    while ((loc = strstr(buf, "\nLOCATION:")) != NULL) {
+        char *end = strchr(loc + 1, '\n');
+        if (end)
+            memmove(loc, end, strlen(end) + 1);
+        else
+            *loc = '\0';
+    }
+    if (state[0]) {
+        char pat[9];
+        snprintf(pat, sizeof pat, "%s: ", state);
+        while ((code = strstr(buf, pat)) != NULL)
+            memmove(code, code + 7, strlen(code + 7) + 1);
+    }
+    tdb_copy_line(dst, cap, buf);
+}
+
+/* What a failed attempt means for retrying: one function, one rule set. */
+static int connect_retryable(PGconn *pg, const char *state, tdb_kind kind)
+{
+    if (kind == TDB_TIMEOUT)
+        return 0;   /* the whole budget is spent */
+    if (state[0] == '\0')
+        /* The server never answered (refused, reset, DNS, TLS) — unless it asked for a password we lack. */
+        return !(pg && PQconnectionNeedsPassword(pg));
+    /* The server answered: retry only "not now" answers. */
+    return strcmp(state, TDB_SQLSTATE_CANNOT_CONNECT_NOW) == 0 ||
+           strcmp(state, TDB_SQLSTATE_TOO_MANY_CONNECTIONS) == 0 ||
+           strcmp(state, TDB_SQLSTATE_ADMIN_SHUTDOWN) == 0 ||
+           strncmp(state, "08", 2) == 0;
+}
+
+static int wait_socket(PGconn *pg, int for_write, double deadline)
+{
+    struct pollfd pfd;
+    pfd.fd = PQsocket(pg);
+    pfd.events = for_write ? POLLOUT : POLLIN;
+    for (;;) {
+        double left = deadline - tdb_now();
+        int ms, r;
+        if (left <= 0)
+            return 0;
+        ms = (int)ceil(left * 1000.0);
+        r = poll(&pfd, 1, ms);
+        if (r > 0)
+            return 1;
+        if (r == 0)
+            return 0;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+/* One attempt.  Returns the connection, or NULL with err and *retryable set. */
+static PGconn *connect_once(tdb_conn *conn, double deadline, tdb_error *err, int *retryable)
+{
+    PGconn *pg = PQconnectStartParams((const char *const *)conn->keywords,
+                                      (const char *const *)conn->values, 1);
+    char state[6] = "";
+    tdb_kind kind = TDB_CONNECTION;
+
+    *retryable = 0;
+    if (!pg) {
+        tdb_error_set(err, TDB_NOMEM, NULL, "not enough memory to connect");
+        return NULL;
+    }
+    PQsetErrorVerbosity(pg, PQERRORS_VERBOSE);
+    PQsetNoticeReceiver(pg, receive_notice, conn);
+    if (PQstatus(pg) != CONNECTION_BAD) {
+        PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+        while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+            int r = wait_socket(pg, st == PGRES_POLLING_WRITING, deadline);
+            if (r == 0) {
+                kind = TDB_TIMEOUT;
+                break;
+            }
+            if (r < 0)
+                break;
+            st = PQconnectPoll(pg);
+        }
+        if (st == PGRES_POLLING_OK) {
+            PQsetErrorVerbosity(pg, PQERRORS_DEFAULT);
+            return pg;
+        }
+    }
+    if (kind == TDB_TIMEOUT) {
+        tdb_error_set(err, TDB_TIMEOUT, NULL,
+                      "could not connect within connect_timeout (%g s): the server did not answer",
+                      conn->connect_timeout);
+    } else {
+        char line[TDB_MESSAGE_MAX];
+        connect_sqlstate(PQerrorMessage(pg), state);
+        connect_message(line, sizeof line, PQerrorMessage(pg), state);
+        tdb_error_set(err, TDB_CONNECTION, NULL, "could not connect: %s",
+                      line[0] ? line : "connection failed");
+        snprintf(err->sqlstate, sizeof err->sqlstate, "%s", state);
+        if (!state[0] && PQconnectionNeedsPassword(pg))
+            snprintf(err->message, sizeof err->message,
+                     "could not connect: the server requires a password and none was given");
+    }
+    *retryable = connect_retryable(pg, state, kind);
+    tdb_conn_scrub(conn, err);
+    PQfinish(pg);
+    return NULL;
+}
+
+static void sleep_seconds(double s)
+{
+    struct timespec ts;
+    if (s <= 0)
+        return;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static double jitter(void)
+{
+    static unsigned seed;
+    if (!seed)
+        seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+    return 0.5 + (double)(rand_r(&seed) % 1000) / 1000.0;  /* 0.5 .. 1.5 */
+}
+
+/* Which backend are we on?  A proxy answers the startup with its own key. */
+static void detect_proxy(tdb_conn *conn)
+{
+    PGresult *res = PQexecParams(conn->pg, tdb_sql_get(TDB_SQL_BACKEND_PID)->text,
+                                 0, NULL, NULL, NULL, NULL, 0);
+    conn->proxy = 0;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        conn->proxy = atoi(PQgetvalue(res, 0, 0)) != PQbackendPID(conn->pg);
+    PQclear(res);
+}
+
+static void after_connect(tdb_conn *conn)
+{
+    memset(conn->prepared, 0, sizeof conn->prepared);
+    switch (conn->prepare_mode) {
+    case TDB_PREPARE_ON:  conn->use_prepared = 1; break;
+    case TDB_PREPARE_OFF: conn->use_prepared = 0; break;
+    case TDB_PREPARE_AUTO:
+        if (conn->pooler_host)
+            conn->proxy = 1;
+        else
+            detect_proxy(conn);
+        conn->use_prepared = !conn->proxy;
+        break;
+    }
+}
+
+/* Bounded retry: at most 1 + retries attempts, all inside connect_timeout. */
+static int connect_with_retry(tdb_conn *conn, tdb_error *err)
+{
+    double start = tdb_now();
+    double deadline = start + conn->connect_timeout;
+    int attempt;
+
+    for (attempt = 0;; attempt++) {
+        int retryable;
+        double pause;
+        conn->pg = connect_once(conn, deadline, err, &retryable);
+        if (conn->pg) {
+            after_connect(conn);
+            tdb_error_clear(err);
+            return 0;
+        }
+        if (!retryable || attempt >= conn->retries)
+            break;
+        pause = BACKOFF_FIRST * pow(2.0, attempt);
+        if (pause > BACKOFF_MAX)
+            pause = BACKOFF_MAX;
+        pause *= jitter();
+        if (tdb_now() + pause >= deadline)
+            break;
+        sleep_seconds(pause);
+    }
+    if (attempt > 0) {
+        size_t len = strlen(err->message);
+        snprintf(err->message + len, sizeof err->message - len,
+                 " (%d attempts in %.1f s)", attempt + 1, tdb_now() - start);
+    }
+    return -1;
+}
+
+static void free_params(tdb_conn *conn)
+{
+    for (int i = 0; i <= TDB_MAX_CONN_PARAMS; i++) {
+        free(conn->values[i]);
+        conn->values[i] = NULL;
+    }
+}
+
+tdb_conn *tdb_connect(const tdb_conn_options *opts, tdb_error *err)
+{
+    tdb_conn_options defaults;
+    tdb_conn *conn = NULL;
+    char *url = NULL;
+    url_facts facts = { 0 };
+
+    tdb_error_clear(err);
+    if (!opts) {
+        tdb_conn_options_init(&defaults);
+        opts = &defaults;
+    }
+    url = opts->url ? strdup(opts->url) : tdb_config_database_url(NULL, err);
+    if (!url) {
+        if (opts->url)
+            tdb_error_set(err, TDB_NOMEM, NULL, "not enough memory");
+        return NULL;
+    }
+    if (inspect_url(url, &facts, err) != 0)
+        goto fail;
+    conn = calloc(1, sizeof *conn);
+    if (!conn || build_params(conn, url, &facts, opts) != 0) {
+        tdb_error_set(err, TDB_NOMEM, NULL, "not enough memory");
+        goto fail;
+    }
+    conn->secret = facts.password;
+    facts.password = NULL;
+    conn->remote = facts.remote;
+    conn->pooler_host = facts.pooler_host;
+    conn->connect_timeout = opts->connect_timeout > 0 ? opts->connect_timeout : DEFAULT_CONNECT_TIMEOUT;
+    conn->statement_timeout = opts->statement_timeout > 0 ? opts->statement_timeout : 0;
+    conn->retries = opts->retries >= 0 ? opts->retries : 0;
+    conn->prepare_mode = opts->prepare;
+    if (connect_with_retry(conn, err) != 0)
+        goto fail;
+    free(url);
+    return conn;
+
+fail:
+    tdb_error_scrub(err->message, facts.password ? facts.password : (conn ? conn->secret : NULL));
+    free(facts.password);
+    free(url);
+    tdb_conn_close(conn);
+    return NULL;
+}
+
+void tdb_conn_drop(tdb_conn *conn)
+{
+    if (conn->pg) {
+        PQfinish(conn->pg);
+        conn->pg = NULL;
+    }
+    conn->goodbye = 0;
+    memset(conn->prepared, 0, sizeof conn->prepared);
+}
+
+void tdb_conn_close(tdb_conn *conn)
+{
+    if (!conn)
+        return;
+    tdb_conn_drop(conn);
+    free_params(conn);
+    if (conn->secret) {
+        memset(conn->secret, 0, strlen(conn->secret));
+        free(conn->secret);
+    }
+    free(conn);
+}
+
+/*
+ * A server that closed the connection (restart, crash, pg_terminate_backend,
+ * idle_session_timeout) has left a FATAL message or EOF in the socket: a
+ * zero-timeout poll finds it before anything is sent, so even a write can be
+ * sent safely on a fresh connection.
+ */
+static int server_hung_up(tdb_conn *conn)
+{
+    PGconn *pg = conn->pg;
+    struct pollfd pfd;
+    if (conn->goodbye || PQstatus(pg) != CONNECTION_OK)
+        return 1;
+    pfd.fd = PQsocket(pg);
+    pfd.events = POLLIN;
+    if (pfd.fd < 0)
+        return 1;
+    while (poll(&pfd, 1, 0) > 0) {
+        if (!PQconsumeInput(pg))
+            return 1;
+        for (PGnotify *n; (n = PQnotifies(pg)) != NULL;)
+            PQfreemem(n);
+        if (conn->goodbye || PQstatus(pg) != CONNECTION_OK)
+            return 1;
+    }
+    return 0;
+}
+
+int tdb_conn_ensure_live(tdb_conn *conn, tdb_error *err)
+{
+    if (conn->txn_broken) {
+        tdb_error_set(err, TDB_CONNECTION, NULL,
+                      "the connection was lost inside this transaction; the server rolled it back");
+        return -1;
+    }
+    if (conn->pg && !server_hung_up(conn))
+        return 0;
+    if (conn->txn_depth > 0) {
+        conn->txn_broken = 1;
+        tdb_conn_drop(conn);
+        tdb_error_set(err, TDB_CONNECTION, NULL,
+                      "the connection was lost inside a transaction; the server rolled it back");
+        return -1;
+    }
+    tdb_conn_drop(conn);
+    if (connect_with_retry(conn, err) != 0)
+        return -1;
+    conn->reconnects++;
+    return 0;
+}
+
+void tdb_conn_get_info(tdb_conn *conn, tdb_conn_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->reconnects = conn->reconnects;
+    info->prepared = conn->use_prepared;
+    info->proxy = conn->proxy;
+    info->txn_depth = conn->txn_depth;
+    if (conn->pg && PQstatus(conn->pg) == CONNECTION_OK) {
+        info->backend_pid = PQbackendPID(conn->pg);
+        info->server_version = PQserverVersion(conn->pg);
+        info->host = PQhost(conn->pg);
+        info->dbname = PQdb(conn->pg);
+        info->user = PQuser(conn->pg);
+        info->sslmode_used = PQsslInUse(conn->pg) ? "on" : "off";
+    }
+}

@@ -1,0 +1,490 @@
+/*
+ * exec.c — running catalogue statements, transactions and COPY.
+ *
+ * The rules for an unknown outcome live here (run_statement): a statement
+ * that never left the client is resent on a fresh connection; one that was
+ * sent and whose answer was lost is resent only if it is a read; a write
+ * is reported as a `connection` error that says the outcome is unknown.
+ * statement_timeout is enforced by the client and cancelled on the server
+ * (PQcancel), which works unchanged through a transaction pooler.
+ */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn_internal.h"
+
+#define CANCEL_GRACE 2.0   /* seconds to wait for the server to honour a cancel */
+
+typedef enum run_status {
+    RUN_OK,
+    RUN_SERVER_ERROR,   /* the server answered with an error; connection fine */
+    RUN_NOT_SENT,       /* the connection failed before the statement left */
+    RUN_LOST,           /* sent, and the answer was lost: outcome unknown */
+    RUN_TIMEOUT,        /* cancelled on the server after statement_timeout */
+    RUN_TIMEOUT_LOST    /* no answer even to the cancel: connection dropped */
+} run_status;
+
+/* Waits until libpq has a whole result (or the deadline; <= 0 means none). */
+static int wait_result(PGconn *pg, double deadline)
+{
+    struct pollfd pfd;
+    pfd.fd = PQsocket(pg);
+    pfd.events = POLLIN;
+    while (PQisBusy(pg)) {
+        int ms = -1, r;
+        if (deadline > 0) {
+            double left = deadline - tdb_now();
+            if (left <= 0)
+                return 0;
+            ms = (int)ceil(left * 1000.0);
+        }
+        r = poll(&pfd, 1, ms);
+        if (r == 0)
+            return 0;
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (!PQconsumeInput(pg))
+            return -1;
+    }
+    return 1;
+}
+
+typedef struct cancel_job {
+    PGcancel *cancel;
+} cancel_job;
+
+static void *cancel_worker(void *arg)
+{
+    cancel_job *job = arg;
+    char errbuf[256];
+    PQcancel(job->cancel, errbuf, sizeof errbuf);
+    PQfreeCancel(job->cancel);
+    free(job);
+    return NULL;
+}
+
+/*
+ * PQcancel blocks on its own connection with no timeout of its own: run it
+ * on a thread and stop waiting after a grace period, so a hung server
+ * cannot hang the caller.
+ */
+static void cancel_bounded(PGconn *pg, double grace)
+{
+    cancel_job *job = malloc(sizeof *job);
+    pthread_t thread;
+    struct timespec until;
+    if (!job)
+        return;
+    job->cancel = PQgetCancel(pg);
+    if (!job->cancel) {
+        free(job);
+        return;
+    }
+    if (pthread_create(&thread, NULL, cancel_worker, job) != 0) {
+        PQfreeCancel(job->cancel);
+        free(job);
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)grace;
+    if (pthread_timedjoin_np(thread, NULL, &until) != 0)
+        pthread_detach(thread);
+}
+
+/*
+ * Collects the statement's results: the first is kept (an error result
+ * wins over a later one), the rest are drained so the connection is idle.
+ */
+static run_status collect(tdb_conn *conn, double deadline, PGresult **out)
+{
+    PGconn *pg = conn->pg;
+    PGresult *keep = NULL, *res;
+    int timed_out = 0;
+
+    for (;;) {
+        int r = wait_result(pg, timed_out ? 0 : deadline);
+        if (r == 0 && !timed_out) {
+            double grace_end = tdb_now() + CANCEL_GRACE;
+            timed_out = 1;
+            cancel_bounded(pg, CANCEL_GRACE);
+            r = wait_result(pg, grace_end);
+            if (r == 0) {
+                PQclear(keep);
+                tdb_conn_drop(conn);
+                return RUN_TIMEOUT_LOST;
+            }
+        }
+        if (r < 0)
+            break;
+        res = PQgetResult(pg);
+        if (!res)
+            break;
+        if (!keep) {
+            keep = res;
+        } else if (PQresultStatus(keep) != PGRES_FATAL_ERROR &&
+                   PQresultStatus(res) == PGRES_FATAL_ERROR) {
+            PQclear(keep);
+            keep = res;
+        } else {
+            PQclear(res);
+        }
+        if (PQresultStatus(keep) == PGRES_COPY_IN)
+            break;   /* the caller streams the data */
+    }
+    *out = keep;
+    if (PQstatus(pg) != CONNECTION_OK)
+        return RUN_LOST;
+    if (!keep)
+        return RUN_LOST;
+    switch (PQresultStatus(keep)) {
+    case PGRES_TUPLES_OK:
+    case PGRES_COMMAND_OK:
+    case PGRES_EMPTY_QUERY:
+    case PGRES_COPY_IN:
+        return RUN_OK;
+    case PGRES_FATAL_ERROR:
+    case PGRES_NONFATAL_ERROR:
+    case PGRES_BAD_RESPONSE:
+    default: {
+        const char *state = PQresultErrorField(keep, PG_DIAG_SQLSTATE);
+        if (timed_out && state && strcmp(state, TDB_SQLSTATE_QUERY_CANCELED) == 0)
+            return RUN_TIMEOUT;
+        return RUN_SERVER_ERROR;
+    }
+    }
+}
+
+static int prepare_statement(tdb_conn *conn, tdb_sql_id id, const tdb_sql *sql,
+                             double deadline, PGresult **errres)
+{
+    PGresult *res = NULL;
+    run_status st;
+    if (!PQsendPrepare(conn->pg, tdb_sql_prepared_name(id), sql->text, sql->nparams, NULL))
+        return PQstatus(conn->pg) == CONNECTION_OK ? RUN_SERVER_ERROR : RUN_NOT_SENT;
+    st = collect(conn, deadline, &res);
+    if (st == RUN_SERVER_ERROR) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        /* Same hashed name means same text: another session of a pooled backend made it. */
+        if (state && strcmp(state, TDB_SQLSTATE_DUPLICATE_PSTATEMENT) == 0 && conn->txn_depth == 0)
+            st = RUN_OK;
+    }
+    if (st == RUN_OK)
+        conn->prepared[id] = 1;
+    /* A prepare has no effect on data: a lost answer just means "not sent". */
+    if (st == RUN_LOST)
+        st = RUN_NOT_SENT;
+    if (st == RUN_SERVER_ERROR && errres) {
+        *errres = res;
+        return st;
+    }
+    PQclear(res);
+    return st;
+}
+
+static run_status run_once(tdb_conn *conn, tdb_sql_id id, const tdb_params *p,
+                           PGresult **out)
+{
+    const tdb_sql *sql = tdb_sql_get(id);
+    double deadline = conn->statement_timeout > 0 ? tdb_now() + conn->statement_timeout : 0;
+    int n = p ? p->n : 0;
+    const char *const *values = p ? p->values : NULL;
+    int sent;
+
+    *out = NULL;
+    if (conn->use_prepared && sql->prepare && !conn->prepared[id]) {
+        run_status st = prepare_statement(conn, id, sql, deadline, out);
+        if (st != RUN_OK)
+            return st;
+    }
+    if (conn->use_prepared && sql->prepare)
+        sent = PQsendQueryPrepared(conn->pg, tdb_sql_prepared_name(id), n, values,
+                                   NULL, NULL, sql->binary);
+    else
+        sent = PQsendQueryParams(conn->pg, sql->text, n, NULL, values, NULL, NULL,
+                                 sql->binary);
+    if (!sent)
+        return PQstatus(conn->pg) == CONNECTION_OK ? RUN_SERVER_ERROR : RUN_NOT_SENT;
+    return collect(conn, deadline, out);
+}
+
+static int is_sqlstate(const PGresult *res, const char *code)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return state && strcmp(state, code) == 0;
+}
+
+static void lost_error(tdb_conn *conn, const tdb_sql *sql, tdb_error *err)
+{
+    if (conn->txn_depth > 0) {
+        conn->txn_broken = 1;
+        tdb_error_set(err, TDB_CONNECTION, NULL,
+                      "%s: the connection was lost inside a transaction; the server rolled it back",
+                      sql->label);
+    } else if (sql->is_read) {
+        tdb_error_set(err, TDB_CONNECTION, NULL,
+                      "%s: the connection was lost and the retry failed too", sql->label);
+    } else {
+        tdb_error_set(err, TDB_CONNECTION, NULL,
+                      "%s: the connection was lost after the statement was sent; "
+                      "its outcome is unknown (it may or may not have been applied)",
+                      sql->label);
+    }
+}
+
+PGresult *tdb_conn_exec(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
+                        tdb_error *err)
+{
+    const tdb_sql *sql = tdb_sql_get(id);
+    PGresult *res = NULL;
+    int attempt;
+
+    tdb_error_clear(err);
+    if (!conn) {
+        tdb_error_set(err, TDB_CLOSED, NULL, "the connection is closed");
+        return NULL;
+    }
+    for (attempt = 0; attempt < 3; attempt++) {
+        run_status st;
+        if (tdb_conn_ensure_live(conn, err) != 0)
+            return NULL;
+        st = run_once(conn, id, params, &res);
+        switch (st) {
+        case RUN_OK:
+            return res;
+        case RUN_SERVER_ERROR:
+            /* A named statement gone missing: a pooler moved us to another backend. */
+            if (conn->use_prepared && conn->txn_depth == 0 &&
+                is_sqlstate(res, TDB_SQLSTATE_UNDEFINED_PSTATEMENT)) {
+                PQclear(res);
+                res = NULL;
+                conn->use_prepared = 0;
+                conn->proxy = 1;
+                continue;
+            }
+            tdb_error_from_result(err, conn->pg, res, sql->label);
+            tdb_conn_scrub(conn, err);
+            PQclear(res);
+            return NULL;
+        case RUN_NOT_SENT:
+            PQclear(res);
+            res = NULL;
+            if (conn->txn_depth > 0) {
+                lost_error(conn, sql, err);
+                tdb_conn_drop(conn);
+                return NULL;
+            }
+            tdb_conn_drop(conn);
+            continue;
+        case RUN_LOST:
+            PQclear(res);
+            res = NULL;
+            tdb_conn_drop(conn);
+            if (conn->txn_depth == 0 && sql->is_read && attempt == 0)
+                continue;
+            lost_error(conn, sql, err);
+            return NULL;
+        case RUN_TIMEOUT:
+            PQclear(res);
+            tdb_error_set(err, TDB_TIMEOUT, NULL,
+                          "%s: cancelled on the server after statement_timeout (%g s)%s",
+                          sql->label, conn->statement_timeout,
+                          sql->is_read ? "" : "; nothing was applied");
+            snprintf(err->sqlstate, sizeof err->sqlstate, "%s", TDB_SQLSTATE_QUERY_CANCELED);
+            return NULL;
+        case RUN_TIMEOUT_LOST:
+            if (conn->txn_depth > 0)
+                conn->txn_broken = 1;
+            tdb_error_set(err, TDB_TIMEOUT, NULL,
+                          "%s: no answer within statement_timeout (%g s) nor to the cancel; "
+                          "the connection was dropped%s",
+                          sql->label, conn->statement_timeout,
+                          sql->is_read ? "" : " and the outcome is unknown");
+            return NULL;
+        }
+    }
+    tdb_error_set(err, TDB_CONNECTION, NULL, "%s: the connection keeps failing", sql->label);
+    return NULL;
+}
+
+int tdb_conn_ping(tdb_conn *conn, tdb_error *err)
+{
+    PGresult *res = tdb_conn_exec(conn, TDB_SQL_PING, NULL, err);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+static int exec_simple(tdb_conn *conn, tdb_sql_id id, tdb_error *err)
+{
+    PGresult *res = tdb_conn_exec(conn, id, NULL, err);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+int tdb_conn_txn_depth(const tdb_conn *conn)
+{
+    return conn ? conn->txn_depth : 0;
+}
+
+int tdb_conn_begin(tdb_conn *conn, tdb_error *err)
+{
+    if (!conn) {
+        tdb_error_set(err, TDB_CLOSED, NULL, "the connection is closed");
+        return -1;
+    }
+    if (exec_simple(conn, conn->txn_depth == 0 ? TDB_SQL_BEGIN : TDB_SQL_SAVEPOINT, err) != 0)
+        return -1;
+    conn->txn_depth++;
+    return 0;
+}
+
+/* Leaves one level; the outermost level also forgets a broken connection. */
+static void txn_pop(tdb_conn *conn)
+{
+    if (conn->txn_depth > 0)
+        conn->txn_depth--;
+    if (conn->txn_depth == 0)
+        conn->txn_broken = 0;
+}
+
+int tdb_conn_rollback(tdb_conn *conn, tdb_error *err)
+{
+    int rc = 0;
+    tdb_error_clear(err);
+    if (!conn || conn->txn_depth == 0)
+        return 0;
+    if (conn->txn_broken || !conn->pg) {
+        txn_pop(conn);   /* the server already rolled everything back */
+        return 0;
+    }
+    if (conn->txn_depth == 1) {
+        rc = exec_simple(conn, TDB_SQL_ROLLBACK, err);
+    } else {
+        rc = exec_simple(conn, TDB_SQL_ROLLBACK_TO, err);
+        if (rc == 0)
+            rc = exec_simple(conn, TDB_SQL_RELEASE, err);
+    }
+    txn_pop(conn);
+    return rc;
+}
+
+int tdb_conn_commit(tdb_conn *conn, tdb_error *err)
+{
+    PGresult *res;
+    tdb_error_clear(err);
+    if (!conn || conn->txn_depth == 0) {
+        tdb_error_set(err, TDB_INVALID, NULL, "commit outside a transaction");
+        return -1;
+    }
+    if (conn->txn_broken || !conn->pg) {
+        txn_pop(conn);
+        tdb_error_set(err, TDB_CONNECTION, NULL,
+                      "commit: the connection was lost inside this transaction; "
+                      "the server rolled it back");
+        return -1;
+    }
+    /* An aborted transaction must not look committed: COMMIT would answer "ROLLBACK". */
+    if (PQtransactionStatus(conn->pg) == PQTRANS_INERROR) {
+        tdb_error tmp;
+        tdb_conn_rollback(conn, &tmp);
+        tdb_error_set(err, TDB_DATABASE, NULL,
+                      "commit: an earlier statement failed, so the transaction was rolled back");
+        snprintf(err->sqlstate, sizeof err->sqlstate, "%s", TDB_SQLSTATE_IN_FAILED_TXN);
+        return -1;
+    }
+    if (conn->txn_depth > 1) {
+        int rc = exec_simple(conn, TDB_SQL_RELEASE, err);
+        txn_pop(conn);
+        return rc;
+    }
+    res = tdb_conn_exec(conn, TDB_SQL_COMMIT, NULL, err);
+    txn_pop(conn);
+    if (!res) {
+        if (err->kind == TDB_CONNECTION)
+            snprintf(err->message, sizeof err->message,
+                     "commit: the connection was lost during COMMIT; "
+                     "whether the transaction was committed is unknown");
+        return -1;
+    }
+    if (strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+        PQclear(res);
+        tdb_error_set(err, TDB_DATABASE, NULL, "commit: the server rolled the transaction back");
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+int tdb_conn_copy_begin(tdb_conn *conn, tdb_sql_id id, tdb_error *err)
+{
+    PGresult *res = tdb_conn_exec(conn, id, NULL, err);
+    if (!res)
+        return -1;
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        PQclear(res);
+        tdb_error_set(err, TDB_DATABASE, NULL, "%s: the server did not start COPY",
+                      tdb_sql_get(id)->label);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int copy_lost(tdb_conn *conn, tdb_error *err)
+{
+    tdb_error_from_conn(err, TDB_CONNECTION, conn->pg, "copy");
+    tdb_conn_scrub(conn, err);
+    if (conn->txn_depth > 0)
+        conn->txn_broken = 1;
+    tdb_conn_drop(conn);
+    return -1;
+}
+
+int tdb_conn_copy_put(tdb_conn *conn, const char *data, size_t len, tdb_error *err)
+{
+    while (len > 0) {
+        int chunk = len > (1 << 30) ? (1 << 30) : (int)len;
+        if (PQputCopyData(conn->pg, data, chunk) != 1)
+            return copy_lost(conn, err);
+        data += chunk;
+        len -= (size_t)chunk;
+    }
+    return 0;
+}
+
+int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err)
+{
+    PGresult *res = NULL;
+    run_status st;
+    if (PQputCopyEnd(conn->pg, abort_reason) != 1)
+        return copy_lost(conn, err);
+    st = collect(conn, 0, &res);
+    if (st == RUN_OK) {
+        PQclear(res);
+        return 0;
+    }
+    if (st == RUN_SERVER_ERROR) {
+        if (abort_reason) {
+            PQclear(res);
+            return 0;
+        }
+        tdb_error_from_result(err, conn->pg, res, "copy");
+        tdb_conn_scrub(conn, err);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    return copy_lost(conn, err);
+}

@@ -1,0 +1,132 @@
+/* schema.c — init_db: inspect in one round trip, create under a lock when needed. */
+#include <stdio.h>
+#include <string.h>
+
+#include "schema.h"
+
+typedef struct column_rule {
+    const char *name;
+    const char *types[3];   /* accepted format_type() spellings (prefix match) */
+    int needs_default;      /* COPY and INSERT rely on the table's default */
+} column_rule;
+
+static const column_rule rules[] = {
+    { "id",          { "bigint", NULL, NULL },                     1 },
+    { "user_id",     { "character varying", "text", NULL },       0 },
+    { "title",       { "character varying", "text", NULL },       0 },
+    { "description", { "character varying", "text", NULL },       0 },
+    { "completed",   { "boolean", NULL, NULL },                    0 },
+    { "created_at",  { "timestamp with time zone", NULL, NULL },   1 },
+    { "updated_at",  { "timestamp with time zone", NULL, NULL },   1 },
+};
+#define NRULES (sizeof rules / sizeof rules[0])
+
+typedef struct schema_state {
+    int table;                  /* a relation named public.tasks exists */
+    char relkind[4];
+    int indexes;                /* how many of ours exist */
+    int seen[NRULES];
+} schema_state;
+
+static int type_ok(const column_rule *r, const char *type)
+{
+    for (int i = 0; i < 3 && r->types[i]; i++)
+        if (strncmp(type, r->types[i], strlen(r->types[i])) == 0)
+            return 1;
+    return 0;
+}
+
+static int inspect(tdb_conn *conn, schema_state *st, tdb_error *err)
+{
+    PGresult *res = tdb_conn_exec(conn, TDB_SQL_SCHEMA_INSPECT, NULL, err);
+    int rc = 0;
+    memset(st, 0, sizeof *st);
+    if (!res)
+        return -1;
+    for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+        const char *name = PQgetvalue(res, i, 0);
+        const char *type = PQgetvalue(res, i, 1);
+        int has_default = PQgetvalue(res, i, 3)[0] == 't';
+        if (strcmp(name, "#table") == 0) {
+            st->table = 1;
+            snprintf(st->relkind, sizeof st->relkind, "%s", type);
+            continue;
+        }
+        if (strcmp(name, "#index") == 0) {
+            st->indexes++;
+            continue;
+        }
+        for (size_t r = 0; r < NRULES; r++) {
+            if (strcmp(name, rules[r].name) != 0)
+                continue;
+            st->seen[r] = 1;
+            if (!type_ok(&rules[r], type)) {
+                tdb_error_set(err, TDB_SCHEMA, NULL,
+                              "init_db: public.tasks.%s is %s; taskdb needs %s",
+                              name, type, rules[r].types[0]);
+                rc = -1;
+            } else if (rules[r].needs_default && !has_default) {
+                tdb_error_set(err, TDB_SCHEMA, NULL,
+                              "init_db: public.tasks.%s has no default%s; taskdb needs one",
+                              name, r == 0 ? " (identity or sequence)" : "");
+                rc = -1;
+            }
+        }
+    }
+    PQclear(res);
+    if (rc != 0 || !st->table)
+        return rc;
+    if (strcmp(st->relkind, "r") != 0 && strcmp(st->relkind, "p") != 0) {
+        tdb_error_set(err, TDB_SCHEMA, NULL,
+                      "init_db: public.tasks exists but is not a table (relkind %s)", st->relkind);
+        return -1;
+    }
+    for (size_t r = 0; r < NRULES; r++) {
+        if (!st->seen[r]) {
+            tdb_error_set(err, TDB_SCHEMA, NULL,
+                          "init_db: public.tasks has no column %s (%s); taskdb never alters "
+                          "an existing table",
+                          rules[r].name, rules[r].types[0]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int run(tdb_conn *conn, tdb_sql_id id, tdb_error *err)
+{
+    PGresult *res = tdb_conn_exec(conn, id, NULL, err);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+/* Serialized by an advisory lock held until commit: concurrent callers queue. */
+static int create_missing(tdb_conn *conn, tdb_error *err)
+{
+    tdb_error ignored;
+    if (tdb_conn_begin(conn, err) != 0)
+        return -1;
+    if (run(conn, TDB_SQL_SCHEMA_LOCK, err) != 0 ||
+        run(conn, TDB_SQL_CREATE_TABLE, err) != 0 ||
+        run(conn, TDB_SQL_CREATE_INDEX_USER, err) != 0 ||
+        run(conn, TDB_SQL_CREATE_INDEX_CREATED, err) != 0) {
+        tdb_conn_rollback(conn, &ignored);
+        return -1;
+    }
+    return tdb_conn_commit(conn, err);
+}
+
+int tdb_schema_init(tdb_conn *conn, tdb_error *err)
+{
+    schema_state st;
+    if (inspect(conn, &st, err) != 0)
+        return -1;
+    if (st.table && st.indexes == 2)
+        return 0;
+    if (create_missing(conn, err) != 0)
+        return -1;
+    /* Another process may have made the table first: check what exists now. */
+    return inspect(conn, &st, err);
+}

@@ -1,0 +1,76 @@
+/*
+ * sql.h — every SQL statement the core sends, in one catalogue.
+ *
+ * Each entry is a fixed, parameterized text; values travel only as $n
+ * parameters.  Task-returning statements select TDB_TASK_COLUMNS in this
+ * order, in binary format (see task.h for decoding).  The catalogue is also
+ * what the benchmark's pgbench baseline runs (build/taskdb-sql prints it),
+ * so both sides send the very same statements.  Everything here is static
+ * and read-only.
+ */
+#ifndef TDB_SQL_H
+#define TDB_SQL_H
+
+typedef enum tdb_sql_id {
+    TDB_SQL_INSERT,
+    TDB_SQL_GET,
+    TDB_SQL_GET_USER,
+    TDB_SQL_UPDATE,
+    TDB_SQL_UPDATE_USER,
+    TDB_SQL_TOGGLE,
+    TDB_SQL_TOGGLE_USER,
+    TDB_SQL_DELETE,
+    TDB_SQL_DELETE_USER,
+    TDB_SQL_LIST_ALL_ASC,
+    TDB_SQL_LIST_ALL_DESC,
+    TDB_SQL_LIST_ALL_ASC_AFTER,
+    TDB_SQL_LIST_ALL_DESC_AFTER,
+    TDB_SQL_LIST_USER_ASC,
+    TDB_SQL_LIST_USER_DESC,
+    TDB_SQL_LIST_USER_ASC_AFTER,
+    TDB_SQL_LIST_USER_DESC_AFTER,
+    TDB_SQL_COUNT_ALL,
+    TDB_SQL_COUNT_USER,
+    TDB_SQL_NEXT_IDS,
+    TDB_SQL_COPY_IN,
+    TDB_SQL_SCHEMA_INSPECT,
+    TDB_SQL_SCHEMA_LOCK,
+    TDB_SQL_CREATE_TABLE,
+    TDB_SQL_CREATE_INDEX_USER,
+    TDB_SQL_CREATE_INDEX_CREATED,
+    TDB_SQL_PING,
+    TDB_SQL_BEGIN,
+    TDB_SQL_COMMIT,
+    TDB_SQL_ROLLBACK,
+    TDB_SQL_SAVEPOINT,
+    TDB_SQL_RELEASE,
+    TDB_SQL_ROLLBACK_TO,
+    TDB_SQL_BACKEND_PID,
+    TDB_SQL_STMT_COUNT
+} tdb_sql_id;
+
+typedef struct tdb_sql {
+    const char *label;      /* short name, for errors and the benchmark */
+    const char *text;
+    int nparams;
+    unsigned char is_read;  /* no side effects: safe to resend when the outcome is unknown */
+    unsigned char binary;   /* results requested in binary format */
+    unsigned char prepare;  /* worth a named prepared statement (hot path) */
+} tdb_sql;
+
+/* Column order of every task-returning statement. */
+enum {
+    TDB_COL_ID, TDB_COL_USER_ID, TDB_COL_TITLE, TDB_COL_DESCRIPTION,
+    TDB_COL_COMPLETED, TDB_COL_CREATED_AT, TDB_COL_UPDATED_AT, TDB_COL_COUNT
+};
+
+const tdb_sql *tdb_sql_get(tdb_sql_id id);
+
+/*
+ * The server-side name of a prepared statement: "taskdb_" plus a hash of
+ * its text, so two clients (or two releases) sharing a pooled backend can
+ * never mean different things by one name.
+ */
+const char *tdb_sql_prepared_name(tdb_sql_id id);
+
+#endif

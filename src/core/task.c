@@ -1,0 +1,281 @@
+/*
+ * task.c — the six Task operations, listing and counting.
+ *
+ * Each validates, fills the parameters of one catalogue statement and runs
+ * it; nothing else touches SQL.  Parameters are text; ids are formatted
+ * into a small stack buffer.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "task.h"
+
+void tdb_list_opts_init(tdb_list_opts *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->completed = -1;
+    opts->limit = -1;
+}
+
+void tdb_task_new_init(tdb_task_new *t)
+{
+    memset(t, 0, sizeof *t);
+    t->completed = -1;
+}
+
+void tdb_task_patch_init(tdb_task_patch *p)
+{
+    memset(p, 0, sizeof *p);
+    p->completed = -1;
+}
+
+static const char *bool_text(int b)
+{
+    return b < 0 ? NULL : (b ? "t" : "f");
+}
+
+/* Text parameters need NUL-terminated strings; Lua's always are. */
+static void param(tdb_params *p, const char *value)
+{
+    p->values[p->n] = value;
+    p->lengths[p->n] = 0;
+    p->n++;
+}
+
+static int check_scope(const tdb_str *scope, tdb_error *err)
+{
+    return scope ? tdb_validate_user_id(*scope, err) : 0;
+}
+
+int tdb_task_check_new(const tdb_str *scope, tdb_task_new *t, tdb_error *err)
+{
+    if (check_scope(scope, err) != 0)
+        return -1;
+    if (!t->user_id.ptr) {
+        if (!scope) {
+            tdb_error_set(err, TDB_INVALID, "user_id", "user_id is required");
+            return -1;
+        }
+        t->user_id = *scope;
+    } else if (scope && (t->user_id.len != scope->len ||
+                         memcmp(t->user_id.ptr, scope->ptr, scope->len) != 0)) {
+        tdb_error_set(err, TDB_INVALID, "user_id",
+                      "user_id differs from the scoped handle's user");
+        return -1;
+    }
+    if (tdb_validate_user_id(t->user_id, err) != 0)
+        return -1;
+    if (!t->title.ptr) {
+        tdb_error_set(err, TDB_INVALID, "title", "title is required");
+        return -1;
+    }
+    if (tdb_validate_title(t->title, err) != 0)
+        return -1;
+    if (t->description.ptr && tdb_validate_description(t->description, err) != 0)
+        return -1;
+    return 0;
+}
+
+int tdb_task_check_patch(const tdb_task_patch *p, tdb_error *err)
+{
+    if (p->title_op == TDB_CLEAR) {
+        tdb_error_set(err, TDB_INVALID, "title", "title cannot be cleared");
+        return -1;
+    }
+    if (p->title_op == TDB_SET && tdb_validate_title(p->title, err) != 0)
+        return -1;
+    if (p->description_op == TDB_SET && tdb_validate_description(p->description, err) != 0)
+        return -1;
+    return 0;
+}
+
+int tdb_list_check(const tdb_str *scope, tdb_list_opts *opts, tdb_error *err)
+{
+    if (check_scope(scope, err) != 0)
+        return -1;
+    if (scope) {
+        if (opts->user_id.ptr && (opts->user_id.len != scope->len ||
+                                  memcmp(opts->user_id.ptr, scope->ptr, scope->len) != 0)) {
+            tdb_error_set(err, TDB_INVALID, "user_id",
+                          "user_id differs from the scoped handle's user");
+            return -1;
+        }
+        opts->user_id = *scope;
+    } else if (opts->user_id.ptr && tdb_validate_user_id(opts->user_id, err) != 0) {
+        return -1;
+    }
+    if (opts->limit < -1) {
+        tdb_error_set(err, TDB_INVALID, "limit", "limit must not be negative");
+        return -1;
+    }
+    return 0;
+}
+
+PGresult *tdb_task_create(tdb_conn *c, const tdb_str *scope, tdb_task_new *t, tdb_error *err)
+{
+    tdb_params p = { 0 };
+    if (tdb_task_check_new(scope, t, err) != 0)
+        return NULL;
+    param(&p, t->user_id.ptr);
+    param(&p, t->title.ptr);
+    param(&p, t->description.ptr);
+    param(&p, bool_text(t->completed));
+    return tdb_conn_exec(c, TDB_SQL_INSERT, &p, err);
+}
+
+static void id_param(tdb_params *p, char buf[24], long long id)
+{
+    snprintf(buf, 24, "%lld", id);
+    param(p, buf);
+}
+
+/* The statements for (unscoped, scoped) forms of an id operation. */
+static PGresult *by_id(tdb_conn *c, const tdb_str *scope, long long id,
+                       tdb_sql_id plain, tdb_sql_id scoped, tdb_error *err)
+{
+    tdb_params p = { 0 };
+    char idbuf[24];
+    if (check_scope(scope, err) != 0)
+        return NULL;
+    id_param(&p, idbuf, id);
+    if (scope)
+        param(&p, scope->ptr);
+    return tdb_conn_exec(c, scope ? scoped : plain, &p, err);
+}
+
+PGresult *tdb_task_get(tdb_conn *c, const tdb_str *scope, long long id, tdb_error *err)
+{
+    return by_id(c, scope, id, TDB_SQL_GET, TDB_SQL_GET_USER, err);
+}
+
+PGresult *tdb_task_toggle(tdb_conn *c, const tdb_str *scope, long long id, tdb_error *err)
+{
+    return by_id(c, scope, id, TDB_SQL_TOGGLE, TDB_SQL_TOGGLE_USER, err);
+}
+
+int tdb_task_delete(tdb_conn *c, const tdb_str *scope, long long id, tdb_error *err)
+{
+    PGresult *res = by_id(c, scope, id, TDB_SQL_DELETE, TDB_SQL_DELETE_USER, err);
+    int deleted;
+    if (!res)
+        return -1;
+    deleted = strcmp(PQcmdTuples(res), "0") != 0;
+    PQclear(res);
+    return deleted;
+}
+
+PGresult *tdb_task_update(tdb_conn *c, const tdb_str *scope, long long id,
+                          const tdb_task_patch *patch, tdb_error *err)
+{
+    tdb_params p = { 0 };
+    char idbuf[24];
+    if (check_scope(scope, err) != 0 || tdb_task_check_patch(patch, err) != 0)
+        return NULL;
+    /* Nothing to change: nothing changes, updated_at included. */
+    if (patch->title_op == TDB_KEEP && patch->description_op == TDB_KEEP && patch->completed < 0)
+        return tdb_task_get(c, scope, id, err);
+    id_param(&p, idbuf, id);
+    param(&p, patch->title_op == TDB_SET ? patch->title.ptr : NULL);
+    param(&p, patch->description_op == TDB_KEEP ? "f" : "t");
+    param(&p, patch->description_op == TDB_SET ? patch->description.ptr : NULL);
+    param(&p, bool_text(patch->completed));
+    if (scope)
+        param(&p, scope->ptr);
+    return tdb_conn_exec(c, scope ? TDB_SQL_UPDATE_USER : TDB_SQL_UPDATE, &p, err);
+}
+
+static tdb_sql_id list_statement(const tdb_list_opts *o)
+{
+    static const tdb_sql_id ids[2][2][2] = {
+        /* all users */ { { TDB_SQL_LIST_ALL_ASC, TDB_SQL_LIST_ALL_ASC_AFTER },
+                          { TDB_SQL_LIST_ALL_DESC, TDB_SQL_LIST_ALL_DESC_AFTER } },
+        /* one user  */ { { TDB_SQL_LIST_USER_ASC, TDB_SQL_LIST_USER_ASC_AFTER },
+                          { TDB_SQL_LIST_USER_DESC, TDB_SQL_LIST_USER_DESC_AFTER } },
+    };
+    return ids[o->user_id.ptr != NULL][o->desc != 0][o->has_after != 0];
+}
+
+PGresult *tdb_task_list(tdb_conn *c, const tdb_str *scope, tdb_list_opts *o, tdb_error *err)
+{
+    tdb_params p = { 0 };
+    char limitbuf[24], idbuf[24];
+    if (tdb_list_check(scope, o, err) != 0)
+        return NULL;
+    if (o->user_id.ptr)
+        param(&p, o->user_id.ptr);
+    param(&p, bool_text(o->completed));
+    if (o->limit >= 0) {
+        snprintf(limitbuf, sizeof limitbuf, "%lld", o->limit);
+        param(&p, limitbuf);
+    } else {
+        param(&p, NULL);
+    }
+    if (o->has_after) {
+        param(&p, o->after.created_at);
+        id_param(&p, idbuf, o->after.id);
+    }
+    return tdb_conn_exec(c, list_statement(o), &p, err);
+}
+
+long long tdb_task_count(tdb_conn *c, const tdb_str *scope, tdb_list_opts *o, tdb_error *err)
+{
+    tdb_params p = { 0 };
+    PGresult *res;
+    long long n = -1;
+    if (tdb_list_check(scope, o, err) != 0)
+        return -1;
+    if (o->user_id.ptr)
+        param(&p, o->user_id.ptr);
+    param(&p, bool_text(o->completed));
+    res = tdb_conn_exec(c, o->user_id.ptr ? TDB_SQL_COUNT_USER : TDB_SQL_COUNT_ALL, &p, err);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 8) {
+        const unsigned char *v = (const unsigned char *)PQgetvalue(res, 0, 0);
+        uint64_t u = 0;
+        for (int i = 0; i < 8; i++)
+            u = (u << 8) | v[i];
+        n = (long long)u;
+    } else {
+        tdb_error_set(err, TDB_DATABASE, NULL, "count: unexpected result from the server");
+    }
+    PQclear(res);
+    return n;
+}
+
+static int64_t be64(const char *p)
+{
+    const unsigned char *v = (const unsigned char *)p;
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = (u << 8) | v[i];
+    return (int64_t)u;
+}
+
+static tdb_str column_str(const PGresult *res, int row, int col)
+{
+    tdb_str s = { NULL, 0 };
+    if (!PQgetisnull(res, row, col)) {
+        s.ptr = PQgetvalue(res, row, col);
+        s.len = (size_t)PQgetlength(res, row, col);
+    }
+    return s;
+}
+
+int tdb_task_row(const PGresult *res, int row, tdb_task *t)
+{
+    if (PQnfields(res) != TDB_COL_COUNT || PQfformat(res, TDB_COL_ID) != 1 ||
+        PQgetlength(res, row, TDB_COL_ID) != 8 ||
+        PQgetlength(res, row, TDB_COL_COMPLETED) != 1 ||
+        PQgetlength(res, row, TDB_COL_CREATED_AT) != 8 ||
+        PQgetlength(res, row, TDB_COL_UPDATED_AT) != 8)
+        return -1;
+    t->id = (long long)be64(PQgetvalue(res, row, TDB_COL_ID));
+    t->user_id = column_str(res, row, TDB_COL_USER_ID);
+    t->title = column_str(res, row, TDB_COL_TITLE);
+    t->description = column_str(res, row, TDB_COL_DESCRIPTION);
+    t->completed = PQgetvalue(res, row, TDB_COL_COMPLETED)[0] != 0;
+    t->created_at = be64(PQgetvalue(res, row, TDB_COL_CREATED_AT));
+    t->updated_at = be64(PQgetvalue(res, row, TDB_COL_UPDATED_AT));
+    return 0;
+}

@@ -1,0 +1,103 @@
+/*
+ * task.h — the Task operations: validation, then one fixed statement.
+ *
+ * Every operation validates its input (validate.h) before anything is
+ * sent.  `scope` is a user id that filters every statement in SQL (a
+ * scoped handle); NULL means unscoped.  Operations returning rows give a
+ * PGresult laid out as TDB_TASK_COLUMNS (sql.h), binary format, owned by
+ * the caller (PQclear); decode rows with tdb_task_row.  Not found is not an
+ * error: zero rows, or 0 from tdb_task_delete.
+ */
+#ifndef TDB_TASK_H
+#define TDB_TASK_H
+
+#include <stdint.h>
+
+#include "conn.h"
+#include "validate.h"
+
+typedef struct tdb_task_new {
+    tdb_str user_id;        /* ptr NULL: absent (taken from scope) */
+    tdb_str title;
+    tdb_str description;    /* ptr NULL: absent (SQL NULL) */
+    int completed;          /* -1: default (false) */
+} tdb_task_new;
+
+typedef enum tdb_patch_op { TDB_KEEP = 0, TDB_SET, TDB_CLEAR } tdb_patch_op;
+
+typedef struct tdb_task_patch {
+    tdb_patch_op title_op;         /* TDB_CLEAR is invalid for title */
+    tdb_str title;
+    tdb_patch_op description_op;
+    tdb_str description;
+    int completed;                 /* -1: keep */
+} tdb_task_patch;
+
+#define TDB_TIME_MAX 32    /* "2026-11-24T10:15:30.123456Z" + NUL, with room */
+#define TDB_CURSOR_MAX 64
+
+/* A keyset position: (created_at, id) of the last row of a page. */
+typedef struct tdb_cursor {
+    char created_at[TDB_TIME_MAX];
+    long long id;
+} tdb_cursor;
+
+typedef struct tdb_list_opts {
+    tdb_str user_id;        /* ptr NULL: every user */
+    int completed;          /* -1: any */
+    long long limit;        /* -1: all */
+    int desc;               /* newest first */
+    int has_after;
+    tdb_cursor after;
+} tdb_list_opts;
+
+/* A decoded row; strings point into the PGresult (valid until PQclear). */
+typedef struct tdb_task {
+    long long id;
+    tdb_str user_id;
+    tdb_str title;
+    tdb_str description;    /* ptr NULL when SQL NULL */
+    int completed;
+    int64_t created_at;     /* microseconds since 2000-01-01 UTC */
+    int64_t updated_at;
+} tdb_task;
+
+void tdb_list_opts_init(tdb_list_opts *opts);
+void tdb_task_new_init(tdb_task_new *t);
+void tdb_task_patch_init(tdb_task_patch *p);
+
+/* Validation alone (also done by every operation below). */
+int tdb_task_check_new(const tdb_str *scope, tdb_task_new *t, tdb_error *err);
+int tdb_task_check_patch(const tdb_task_patch *p, tdb_error *err);
+int tdb_list_check(const tdb_str *scope, tdb_list_opts *opts, tdb_error *err);
+
+PGresult *tdb_task_create(tdb_conn *c, const tdb_str *scope, tdb_task_new *t, tdb_error *err);
+PGresult *tdb_task_get(tdb_conn *c, const tdb_str *scope, long long id, tdb_error *err);
+PGresult *tdb_task_update(tdb_conn *c, const tdb_str *scope, long long id,
+                          const tdb_task_patch *p, tdb_error *err);
+PGresult *tdb_task_toggle(tdb_conn *c, const tdb_str *scope, long long id, tdb_error *err);
+/* 1 deleted, 0 not found, -1 error. */
+int tdb_task_delete(tdb_conn *c, const tdb_str *scope, long long id, tdb_error *err);
+PGresult *tdb_task_list(tdb_conn *c, const tdb_str *scope, tdb_list_opts *opts, tdb_error *err);
+/* -1 on error. */
+long long tdb_task_count(tdb_conn *c, const tdb_str *scope, tdb_list_opts *opts, tdb_error *err);
+
+/*
+ * Bulk create: every row is validated first (err->row names the first bad
+ * one, 1-based), then all are written in one transaction (a savepoint
+ * inside an open one) with COPY.  ids[i] receives row i's id.
+ */
+int tdb_task_create_many(tdb_conn *c, const tdb_str *scope, tdb_task_new *rows, size_t n,
+                         long long *ids, tdb_error *err);
+
+/* Decodes row `row` of a task result.  -1 if the result is not laid out as expected. */
+int tdb_task_row(const PGresult *res, int row, tdb_task *out);
+
+/* "2026-11-24T10:15:30.123456Z"; returns the length. */
+size_t tdb_format_time(int64_t micros, char buf[TDB_TIME_MAX]);
+
+/* An opaque cursor string for the position after `t`; returns the length. */
+size_t tdb_cursor_format(const tdb_task *t, char buf[TDB_CURSOR_MAX]);
+int tdb_cursor_parse(const char *s, size_t len, tdb_cursor *out, tdb_error *err);
+
+#endif

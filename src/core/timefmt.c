@@ -1,0 +1,88 @@
+/*
+ * timefmt.c — timestamps and keyset cursors as text.
+ *
+ * Task rows arrive in binary format, so a timestamptz is microseconds since
+ * 2000-01-01 UTC whatever the session's TimeZone or DateStyle: no session
+ * state is needed (a transaction pooler would not keep it).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "task.h"
+
+#define POSTGRES_EPOCH_DAYS 10957   /* 1970-01-01 .. 2000-01-01 */
+#define USECS_PER_DAY 86400000000LL
+
+/* Howard Hinnant's civil_from_days. */
+static void civil_from_days(long long z, int *y, unsigned *m, unsigned *d)
+{
+    long long era, yoe, doy, mp;
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    yoe = z - era * 146097;
+    yoe = (yoe - yoe / 1460 + yoe / 36524 - yoe / 146096) / 365;
+    doy = z - era * 146097 - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+size_t tdb_format_time(int64_t micros, char buf[TDB_TIME_MAX])
+{
+    long long days, rem;
+    int y;
+    unsigned mo, d;
+    int n;
+    if (micros == INT64_MAX)
+        return (size_t)snprintf(buf, TDB_TIME_MAX, "infinity");
+    if (micros == INT64_MIN)
+        return (size_t)snprintf(buf, TDB_TIME_MAX, "-infinity");
+    days = micros / USECS_PER_DAY;
+    rem = micros % USECS_PER_DAY;
+    if (rem < 0) {
+        rem += USECS_PER_DAY;
+        days--;
+    }
+    civil_from_days(days + POSTGRES_EPOCH_DAYS, &y, &mo, &d);
+    n = snprintf(buf, TDB_TIME_MAX, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
+                 y, mo, d, rem / 3600000000LL, rem / 60000000LL % 60,
+                 rem / 1000000LL % 60, rem % 1000000LL);
+    return n > 0 ? (size_t)n : 0;
+}
+
+size_t tdb_cursor_format(const tdb_task *t, char buf[TDB_CURSOR_MAX])
+{
+    char when[TDB_TIME_MAX];
+    int n;
+    tdb_format_time(t->created_at, when);
+    n = snprintf(buf, TDB_CURSOR_MAX, "%s/%lld", when, t->id);
+    return n > 0 ? (size_t)n : 0;
+}
+
+/* Exactly "YYYY-MM-DDTHH:MM:SS.ffffffZ/ID", as tdb_cursor_format writes it. */
+int tdb_cursor_parse(const char *s, size_t len, tdb_cursor *out, tdb_error *err)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd.ddddddZ/";
+    size_t fixed = sizeof shape - 1, i;
+    long long id = 0;
+    if (len <= fixed || len > fixed + 19)
+        goto bad;
+    for (i = 0; i < fixed; i++) {
+        if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+            goto bad;
+    }
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9' || id > (INT64_MAX - 9) / 10)
+            goto bad;
+        id = id * 10 + (s[i] - '0');
+    }
+    memcpy(out->created_at, s, fixed - 1);
+    out->created_at[fixed - 1] = '\0';
+    out->id = id;
+    return 0;
+bad:
+    tdb_error_set(err, TDB_INVALID, "after",
+                  "after must be a cursor returned by get_tasks (or a task)");
+    return -1;
+}

@@ -1,0 +1,132 @@
+/* validate.c — UTF-8, code-point lengths, blanks; one message style. */
+#include <string.h>
+
+#include "validate.h"
+
+static const char *const field_names[] = {
+    [TDB_FIELD_UNKNOWN] = "?",
+    [TDB_FIELD_ID] = "id",
+    [TDB_FIELD_USER_ID] = "user_id",
+    [TDB_FIELD_TITLE] = "title",
+    [TDB_FIELD_DESCRIPTION] = "description",
+    [TDB_FIELD_COMPLETED] = "completed",
+    [TDB_FIELD_CREATED_AT] = "created_at",
+    [TDB_FIELD_UPDATED_AT] = "updated_at",
+};
+
+tdb_field tdb_field_lookup(const char *name, size_t len)
+{
+    for (int f = TDB_FIELD_ID; f <= TDB_FIELD_UPDATED_AT; f++)
+        if (strlen(field_names[f]) == len && memcmp(field_names[f], name, len) == 0)
+            return (tdb_field)f;
+    return TDB_FIELD_UNKNOWN;
+}
+
+const char *tdb_field_name(tdb_field field)
+{
+    return field_names[field];
+}
+
+/* RFC 3629, as lutf8lib's utf8_decode with strict = 1. */
+long tdb_utf8_count(const char *str, size_t len, size_t *bad_at)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    long count = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        unsigned cp;
+        size_t need;
+        if (c < 0x80) {
+            if (c == 0) {
+                if (bad_at)
+                    *bad_at = i;
+                return -2;
+            }
+            i++;
+            count++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            cp = c & 0x07;
+        } else {
+            goto bad;
+        }
+        if (i + need >= len)
+            goto bad;   /* truncated sequence */
+        for (size_t k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                goto bad;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            goto bad;
+        i += need + 1;
+        count++;
+    }
+    return count;
+bad:
+    if (bad_at)
+        *bad_at = i;
+    return -1;
+}
+
+int tdb_is_blank(tdb_str s)
+{
+    for (size_t i = 0; i < s.len; i++) {
+        char c = s.ptr[i];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v')
+            return 0;
+    }
+    return 1;
+}
+
+static int check_text(const char *field, tdb_str s, long max, int required, tdb_error *err)
+{
+    size_t bad = 0;
+    long n = tdb_utf8_count(s.ptr, s.len, &bad);
+    if (n == -2) {
+        tdb_error_set(err, TDB_INVALID, field, "%s must not contain a NUL byte (at byte %zu)",
+                      field, bad + 1);
+        return -1;
+    }
+    if (n < 0) {
+        tdb_error_set(err, TDB_INVALID, field, "%s is not valid UTF-8 (at byte %zu)",
+                      field, bad + 1);
+        return -1;
+    }
+    if (required && (n == 0 || tdb_is_blank(s))) {
+        tdb_error_set(err, TDB_INVALID, field, "%s must not be %s", field,
+                      n == 0 ? "empty" : "blank");
+        return -1;
+    }
+    if (n > max) {
+        tdb_error_set(err, TDB_INVALID, field,
+                      "%s is %ld characters long; at most %ld are allowed", field, n, max);
+        return -1;
+    }
+    return 0;
+}
+
+int tdb_validate_user_id(tdb_str s, tdb_error *err)
+{
+    return check_text("user_id", s, TDB_USER_ID_MAX, 1, err);
+}
+
+int tdb_validate_title(tdb_str s, tdb_error *err)
+{
+    return check_text("title", s, TDB_TITLE_MAX, 1, err);
+}
+
+int tdb_validate_description(tdb_str s, tdb_error *err)
+{
+    return check_text("description", s, TDB_DESCRIPTION_MAX, 0, err);
+}
