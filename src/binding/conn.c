@@ -1,0 +1,218 @@
+/*
+ * conn.c — the "taskdb.Connection" handle: connect, close (also __close and
+ * __gc, any number of times), init_db, ping, info, user, and the way every
+ * method finds its connection (tdbl_target_of).
+ */
+#include <string.h>
+
+#include "binding.h"
+
+tdbl_conn *tdbl_checkconn(lua_State *L, int idx)
+{
+    tdbl_conn *c = luaL_testudata(L, idx, TDBL_CONNECTION);
+    if (!c)
+        tdbl_raise_kind(L, TDB_INVALID, NULL,
+                        "expected a taskdb connection, got %s (call methods with ':')",
+                        luaL_typename(L, idx));
+    return c;
+}
+
+static void raise_closed(lua_State *L)
+{
+    tdbl_raise_kind(L, TDB_CLOSED, NULL, "the connection is closed");
+}
+
+tdbl_conn *tdbl_checkopen(lua_State *L, int idx)
+{
+    tdbl_conn *c = tdbl_checkconn(L, idx);
+    if (!c->conn)
+        raise_closed(L);
+    return c;
+}
+
+void tdbl_target_of(lua_State *L, tdbl_target *t)
+{
+    tdbl_target_at(L, 1, t);
+}
+
+void tdbl_target_at(lua_State *L, int idx, tdbl_target *t)
+{
+    memset(t, 0, sizeof *t);
+    if ((t->c = luaL_testudata(L, idx, TDBL_CONNECTION)) != NULL) {
+        /* unscoped */
+    } else if (luaL_testudata(L, idx, TDBL_USER)) {
+        lua_getiuservalue(L, idx, 1);
+        t->c = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+        lua_getiuservalue(L, idx, 2);   /* anchored by the handle: safe to borrow */
+        t->scope.ptr = lua_tolstring(L, -1, &t->scope.len);
+        lua_pop(L, 1);
+        t->scopep = &t->scope;
+    } else {
+        tdbl_raise_kind(L, TDB_INVALID, NULL,
+                        "expected a taskdb connection or user handle, got %s (call methods with ':')",
+                        luaL_typename(L, idx));
+    }
+    if (!t->c->conn)
+        raise_closed(L);
+    tdbl_done(t->c);
+}
+
+void tdbl_hold(tdbl_conn *c, PGresult *res)
+{
+    if (c->pending)
+        PQclear(c->pending);
+    c->pending = res;
+}
+
+void tdbl_done(tdbl_conn *c)
+{
+    if (c->pending) {
+        PQclear(c->pending);
+        c->pending = NULL;
+    }
+}
+
+/* Created closed, then connected, then stored: an error in between leaks nothing. */
+int tdbl_connect(lua_State *L)
+{
+    tdb_conn_options opts;
+    tdb_error err;
+    tdbl_conn *c;
+    tdb_conn_options_init(&opts);
+    switch (lua_type(L, 1)) {
+    case LUA_TNONE:
+    case LUA_TNIL:
+        break;
+    case LUA_TSTRING:
+        opts.url = lua_tostring(L, 1);
+        break;
+    case LUA_TTABLE:
+        tdbl_read_connect_opts(L, 1, &opts);
+        break;
+    default:
+        tdbl_raise_kind(L, TDB_INVALID, NULL,
+                        "connect takes a URL string or an options table, got %s",
+                        luaL_typename(L, 1));
+    }
+    c = lua_newuserdatauv(L, sizeof *c, 0);
+    c->conn = NULL;
+    c->pending = NULL;
+    luaL_setmetatable(L, TDBL_CONNECTION);
+    c->conn = tdb_connect(&opts, &err);
+    if (!c->conn)
+        return tdbl_raise(L, &err);
+    return 1;
+}
+
+/* __gc, __close and close(): idempotent, never raises. */
+static int conn_close(lua_State *L)
+{
+    tdbl_conn *c = luaL_testudata(L, 1, TDBL_CONNECTION);
+    if (!c) {
+        if (lua_gettop(L) >= 1 && !lua_isnil(L, 1))
+            tdbl_checkconn(L, 1);   /* raises: wrong self */
+        return 0;
+    }
+    tdbl_done(c);
+    if (c->conn) {
+        tdb_conn_close(c->conn);
+        c->conn = NULL;
+    }
+    return 0;
+}
+
+static int conn_init_db(lua_State *L)
+{
+    tdbl_conn *c = tdbl_checkopen(L, 1);
+    tdb_error err;
+    if (tdb_schema_init(c->conn, &err) != 0)
+        return tdbl_raise(L, &err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int conn_ping(lua_State *L)
+{
+    tdbl_conn *c = tdbl_checkopen(L, 1);
+    tdb_error err;
+    if (tdb_conn_ping(c->conn, &err) != 0)
+        return tdbl_raise(L, &err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static void set_string(lua_State *L, const char *key, const char *value)
+{
+    if (value) {
+        lua_pushstring(L, value);
+        lua_setfield(L, -2, key);
+    }
+}
+
+static int conn_info(lua_State *L)
+{
+    tdbl_conn *c = tdbl_checkopen(L, 1);
+    tdb_conn_info info;
+    tdb_conn_get_info(c->conn, &info);
+    lua_createtable(L, 0, 10);
+    lua_pushinteger(L, info.backend_pid);
+    lua_setfield(L, -2, "backend_pid");
+    lua_pushinteger(L, info.server_version);
+    lua_setfield(L, -2, "server_version");
+    lua_pushinteger(L, info.reconnects);
+    lua_setfield(L, -2, "reconnects");
+    lua_pushboolean(L, info.prepared);
+    lua_setfield(L, -2, "prepared");
+    lua_pushboolean(L, info.proxy);
+    lua_setfield(L, -2, "proxy");
+    lua_pushinteger(L, info.txn_depth);
+    lua_setfield(L, -2, "transaction_depth");
+    set_string(L, "host", info.host);
+    set_string(L, "dbname", info.dbname);
+    set_string(L, "user", info.user);
+    set_string(L, "ssl", info.sslmode_used);
+    return 1;
+}
+
+static int conn_tostring(lua_State *L)
+{
+    tdbl_conn *c = tdbl_checkconn(L, 1);
+    tdb_conn_info info;
+    if (!c->conn) {
+        lua_pushliteral(L, "taskdb.Connection (closed)");
+        return 1;
+    }
+    tdb_conn_get_info(c->conn, &info);
+    lua_pushfstring(L, "taskdb.Connection (%s@%s/%s)", info.user ? info.user : "?",
+                    info.host ? info.host : "?", info.dbname ? info.dbname : "?");
+    return 1;
+}
+
+static const luaL_Reg conn_methods[] = {
+    { "init_db", conn_init_db },
+    { "ping", conn_ping },
+    { "info", conn_info },
+    { "close", conn_close },
+    { "user", tdbl_user_new },
+    { NULL, NULL }
+};
+
+static const luaL_Reg conn_metamethods[] = {
+    { "__gc", conn_close },
+    { "__close", conn_close },
+    { "__tostring", conn_tostring },
+    { "__index", NULL },
+    { NULL, NULL }
+};
+
+void tdbl_conn_init(lua_State *L)
+{
+    luaL_newmetatable(L, TDBL_CONNECTION);
+    luaL_setfuncs(L, conn_metamethods, 0);
+    lua_newtable(L);
+    luaL_setfuncs(L, conn_methods, 0);
+    luaL_setfuncs(L, tdbl_task_methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}

@@ -1,0 +1,64 @@
+/*
+ * module.c — luaopen_taskdb: the module table and its metatables.
+ *
+ *   taskdb.version, taskdb.null, taskdb.connect(url | options),
+ *   taskdb.cursor(task)
+ */
+#include "taskdb.h"
+#include "binding.h"
+#include "version.h"
+
+static int null_tostring(lua_State *L)
+{
+    lua_pushliteral(L, "taskdb.null");
+    return 1;
+}
+
+/* One full userdata, shared by every state's module: compared by identity. */
+static void push_null(lua_State *L)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, TDBL_NULL) != LUA_TNIL)
+        return;
+    lua_pop(L, 1);
+    lua_newuserdatauv(L, 0, 0);
+    if (luaL_newmetatable(L, TDBL_NULL)) {
+        lua_pushcfunction(L, null_tostring);
+        lua_setfield(L, -2, "__tostring");
+        lua_pushliteral(L, "taskdb.null");
+        lua_setfield(L, -2, "__metatable");
+    }
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, TDBL_NULL);
+}
+
+/* taskdb.cursor(task) -> the cursor for the position after task. */
+static int module_cursor(lua_State *L)
+{
+    tdb_cursor cur;
+    tdbl_check_table(L, 1, "cursor's argument");
+    tdbl_read_cursor(L, 1, &cur);
+    lua_pushfstring(L, "%s/%I", cur.created_at, (lua_Integer)cur.id);
+    return 1;
+}
+
+static const luaL_Reg module_functions[] = {
+    { "connect", tdbl_connect },
+    { "cursor", module_cursor },
+    { NULL, NULL }
+};
+
+TASKDB_EXPORT int luaopen_taskdb(lua_State *L)
+{
+    luaL_checkversion(L);
+    tdbl_error_init(L);
+    tdbl_conn_init(L);
+    tdbl_user_init(L);
+    tdbl_iter_init(L);
+    luaL_newlib(L, module_functions);
+    lua_pushliteral(L, TDB_VERSION);
+    lua_setfield(L, -2, "version");
+    push_null(L);
+    lua_setfield(L, -2, "null");
+    return 1;
+}

@@ -1,0 +1,178 @@
+/*
+ * ops.c — the task methods, one C function each, shared by Connection and
+ * User handles (tdbl_target_of gives the scope).  Shape of every method:
+ * read arguments (may raise: nothing held yet), run the core operation,
+ * hold the result on the handle while converting, free it, return.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "binding.h"
+
+static int finish_task_or_nil(lua_State *L, tdbl_target *t, PGresult *res, const tdb_error *err)
+{
+    if (!res)
+        return tdbl_raise(L, err);
+    tdbl_hold(t->c, res);
+    tdbl_push_task_or_nil(L, res);
+    tdbl_done(t->c);
+    return 1;
+}
+
+static int conn_create_task(lua_State *L)
+{
+    tdbl_target t;
+    tdb_task_new task;
+    tdb_error err;
+    tdbl_target_of(L, &t);
+    tdbl_check_table(L, 2, "create_task's argument");
+    tdbl_read_new_task(L, 2, &task, 0);
+    return finish_task_or_nil(L, &t, tdb_task_create(t.c->conn, t.scopep, &task, &err), &err);
+}
+
+static int conn_get_task(lua_State *L)
+{
+    tdbl_target t;
+    tdb_error err;
+    long long id;
+    tdbl_target_of(L, &t);
+    id = tdbl_check_id(L, 2);
+    return finish_task_or_nil(L, &t, tdb_task_get(t.c->conn, t.scopep, id, &err), &err);
+}
+
+static int conn_update_task(lua_State *L)
+{
+    tdbl_target t;
+    tdb_task_patch patch;
+    tdb_error err;
+    long long id;
+    tdbl_target_of(L, &t);
+    id = tdbl_check_id(L, 2);
+    tdbl_check_table(L, 3, "update_task's changes");
+    tdbl_read_patch(L, 3, &patch);
+    return finish_task_or_nil(L, &t, tdb_task_update(t.c->conn, t.scopep, id, &patch, &err), &err);
+}
+
+static int conn_toggle_complete(lua_State *L)
+{
+    tdbl_target t;
+    tdb_error err;
+    long long id;
+    tdbl_target_of(L, &t);
+    id = tdbl_check_id(L, 2);
+    return finish_task_or_nil(L, &t, tdb_task_toggle(t.c->conn, t.scopep, id, &err), &err);
+}
+
+static int conn_delete_task(lua_State *L)
+{
+    tdbl_target t;
+    tdb_error err;
+    long long id;
+    int deleted;
+    tdbl_target_of(L, &t);
+    id = tdbl_check_id(L, 2);
+    deleted = tdb_task_delete(t.c->conn, t.scopep, id, &err);
+    if (deleted < 0)
+        return tdbl_raise(L, &err);
+    lua_pushboolean(L, deleted);
+    return 1;
+}
+
+/* Returns the page and, when the page is full, the cursor of the next one. */
+static int conn_get_tasks(lua_State *L)
+{
+    tdbl_target t;
+    tdb_list_opts opts;
+    tdb_error err;
+    PGresult *res;
+    int n;
+    tdbl_target_of(L, &t);
+    tdbl_read_list_opts(L, 2, &opts, 0);
+    res = tdb_task_list(t.c->conn, t.scopep, &opts, &err);
+    if (!res)
+        return tdbl_raise(L, &err);
+    tdbl_hold(t.c, res);
+    tdbl_push_task_array(L, res);
+    n = PQntuples(res);
+    if (opts.limit > 0 && n == opts.limit) {
+        tdbl_push_cursor(L, res, n - 1);
+        tdbl_done(t.c);
+        return 2;
+    }
+    tdbl_done(t.c);
+    return 1;
+}
+
+static int conn_count_tasks(lua_State *L)
+{
+    tdbl_target t;
+    tdb_list_opts opts;
+    tdb_error err;
+    long long n;
+    tdbl_target_of(L, &t);
+    tdbl_read_list_opts(L, 2, &opts, 1);
+    n = tdb_task_count(t.c->conn, t.scopep, &opts, &err);
+    if (n < 0)
+        return tdbl_raise(L, &err);
+    lua_pushinteger(L, (lua_Integer)n);
+    return 1;
+}
+
+/*
+ * Rows and ids live in one userdata (freed by the collector even if a
+ * later step raises); strings are borrowed from the list, which stays on
+ * the stack.
+ */
+static int conn_create_tasks(lua_State *L)
+{
+    tdbl_target t;
+    tdb_error err;
+    tdb_task_new *rows;
+    long long *ids;
+    lua_Integer n;
+    tdbl_target_of(L, &t);
+    tdbl_check_table(L, 2, "create_tasks' argument");
+    n = luaL_len(L, 2);
+    if (n < 0 || (size_t)n > ((size_t)1 << 40) / (sizeof *rows + sizeof *ids))
+        return tdbl_raise_kind(L, TDB_INVALID, NULL, "create_tasks: too many rows");
+    rows = lua_newuserdatauv(L, (size_t)n * (sizeof *rows + sizeof *ids) + 1, 0);
+    ids = (long long *)(rows + n);
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (lua_rawgeti(L, 2, i) != LUA_TTABLE) {
+            tdb_error_set(&err, TDB_INVALID, NULL, "tasks[%lld] must be a table, got %s",
+                          (long long)i, luaL_typename(L, -1));
+            err.row = (long)i;
+            return tdbl_raise(L, &err);
+        }
+        tdbl_read_new_task(L, -1, &rows[i - 1], (long)i);
+        lua_pop(L, 1);   /* still referenced by the list */
+    }
+    if (tdb_task_create_many(t.c->conn, t.scopep, rows, (size_t)n, ids, &err) != 0) {
+        if (err.row > 0 && err.kind == TDB_INVALID) {
+            char msg[TDB_MESSAGE_MAX];
+            snprintf(msg, sizeof msg, "tasks[%ld]: %s", err.row, err.message);
+            snprintf(err.message, sizeof err.message, "%s", msg);
+        }
+        return tdbl_raise(L, &err);
+    }
+    lua_createtable(L, (int)n, 0);
+    for (lua_Integer i = 0; i < n; i++) {
+        lua_pushinteger(L, (lua_Integer)ids[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+const luaL_Reg tdbl_task_methods[] = {
+    { "create_task", conn_create_task },
+    { "get_task", conn_get_task },
+    { "get_tasks", conn_get_tasks },
+    { "count_tasks", conn_count_tasks },
+    { "update_task", conn_update_task },
+    { "toggle_complete", conn_toggle_complete },
+    { "delete_task", conn_delete_task },
+    { "create_tasks", conn_create_tasks },
+    { "each_task", tdbl_each_task },
+    { "transaction", tdbl_transaction },
+    { NULL, NULL }
+};
