@@ -1,0 +1,296 @@
+-- The taskshell REPL on a real pseudo-terminal, driven through tmux:
+-- keys are typed with send-keys and the screen is read with capture-pane.
+-- Run from the project root: build/taskshell /usr/bin/busted spec/repl_spec.lua
+-- TASKDB_BUILD names the build directory (default "build").  Needs tmux.
+-- Tests tagged #binding need the real taskdb binding linked in.
+
+local function shell_quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+local function command_output(cmd)
+  local pipe = assert(io.popen(cmd))
+  local out = pipe:read("a")
+  local ok = pipe:close()
+  return (out:gsub("\n$", "")), ok
+end
+
+local function read_file(path)
+  local file = io.open(path, "rb")
+  if not file then return nil end
+  local text = file:read("a")
+  file:close()
+  return text
+end
+
+local project = command_output("pwd")
+local build = os.getenv("TASKDB_BUILD") or "build"
+if build:sub(1, 1) ~= "/" then build = project .. "/" .. build end
+local HOST = build .. "/taskshell"
+
+local POLL_SECONDS = 0.1
+
+-- One taskshell running in a private tmux server, with its own HOME and
+-- working directory (no ./.env, no history of the person running tests).
+local Session = {}
+Session.__index = Session
+
+-- env: extra arguments for env(1), e.g. "-u DATABASE_URL".  `after`, an
+-- ended session, lends its directories (and so its HOME and history).
+-- files: name -> text, written into the working directory first.
+local function start(env, after, files)
+  local dir = after and after.dir or command_output("mktemp -d")
+  local self = setmetatable({
+    dir = dir, home = dir .. "/home", cwd = dir .. "/cwd",
+    socket = os.tmpname(),
+  }, Session)
+  os.remove(self.socket)  -- tmux creates the socket itself
+  os.execute("mkdir -p " .. shell_quote(self.home) .. " " .. shell_quote(self.cwd))
+  for name, text in pairs(files or {}) do
+    local file = assert(io.open(self.cwd .. "/" .. name, "wb"))
+    file:write(text)
+    file:close()
+  end
+  local command = string.format("env %s HOME=%s %s", env, shell_quote(self.home), shell_quote(HOST))
+  local _, ok = self:tmux("new-session -d -s repl -x 160 -y 50 -c " ..
+    shell_quote(self.cwd) .. " " .. shell_quote(command))
+  assert(ok, "could not start tmux")
+  return self
+end
+
+function Session:tmux(args)
+  -- -f /dev/null: the tester's ~/.tmux.conf must not change what we see
+  return command_output("tmux -f /dev/null -S " .. shell_quote(self.socket) .. " " .. args .. " 2>&1")
+end
+
+function Session:type(text)
+  self:tmux("send-keys -t repl -l " .. shell_quote(text))
+end
+
+function Session:key(name)
+  self:tmux("send-keys -t repl " .. name)
+end
+
+function Session:line(text)
+  self:type(text)
+  self:key("Enter")
+end
+
+-- The whole pane, scrollback included, wrapped lines joined.
+function Session:screen()
+  return (self:tmux("capture-pane -p -J -S - -t repl"))
+end
+
+-- Polls the screen until `pattern` (a Lua pattern) shows, for at most
+-- `seconds`; fails with the screen as it was.
+function Session:wait_for(pattern, seconds)
+  local screen
+  for _ = 1, math.ceil((seconds or 5) / POLL_SECONDS) do
+    screen = self:screen()
+    if screen:find(pattern) then return screen end
+    os.execute("sleep " .. POLL_SECONDS)
+  end
+  error(string.format("%q did not appear; the screen was:\n%s", pattern, screen), 2)
+end
+
+function Session:running()
+  local _, ok = self:tmux("has-session -t repl")
+  return ok
+end
+
+function Session:wait_exit(seconds)
+  for _ = 1, math.ceil((seconds or 5) / POLL_SECONDS) do
+    if not self:running() then return end
+    os.execute("sleep " .. POLL_SECONDS)
+  end
+  error("taskshell did not exit; the screen was:\n" .. self:screen(), 2)
+end
+
+function Session:stop_server()
+  self:tmux("kill-server")
+  os.remove(self.socket)
+end
+
+function Session:close()
+  self:stop_server()
+  os.execute("rm -rf " .. shell_quote(self.dir))
+end
+
+local session
+
+setup(function()
+  assert(io.open(HOST, "rb"), "no host binary at " .. HOST .. " (run make, or set TASKDB_BUILD)"):close()
+  local _, has_tmux = command_output("command -v tmux")
+  assert(has_tmux, "tmux is required for the REPL specs (scripts/deps.sh installs it)")
+end)
+
+after_each(function()
+  if session then session:close() end
+  session = nil
+end)
+
+describe("the REPL on a terminal", function()
+  it("evaluates expressions, statements and multi-line chunks, and keeps history", function()
+    session = start("-u DATABASE_URL")
+    session:wait_for("taskshell %d+%.%d+")
+    session:wait_for("\ndb: not available")
+
+    session:line("1+1")
+    session:wait_for("\n> 1%+1\n2\n")
+
+    session:line('= "x" .. "y"')
+    session:wait_for('\n> = "x" %.%. "y"\nxy\n')
+
+    session:line("for i=1,2 do")
+    session:wait_for("\n> for i=1,2 do\n>>%s*$")
+    session:line("print(i)")
+    session:wait_for("\n>> print%(i%)\n>>%s*$")
+    session:line("end")
+    session:wait_for("\n>> end\n1\n2\n>%s*$")
+
+    session:line('{ id = 7, user_id = "u-1", title = "Walk the dog", completed = true, created_at = "2026-11-24T10:15:30.5Z" }')
+    session:wait_for("\n%s*id%s+user_id%s+title%s+completed%s+created_at\n")
+    session:wait_for("\n%s*7%s+u%-1%s+Walk the dog%s+%[x%]%s+2026%-11%-24T10:15:30Z\n")
+
+    session:line('error("oops")')
+    session:wait_for("\nstdin:1: oops\nstack traceback:")
+    session:line('print("still" .. "here")')
+    session:wait_for("\nstillhere\n")
+
+    session:key("C-d")
+    session:wait_exit()
+
+    local history = read_file(session.home .. "/.taskshell_history")
+    assert.is_not_nil(history, "no ~/.taskshell_history")
+    for _, line in ipairs({ "1+1", '= "x" .. "y"', "for i=1,2 do", "print(i)", "end", 'print("still" .. "here")' }) do
+      assert.truthy(("\n" .. history):find("\n" .. line .. "\n", 1, true), "history lacks " .. line)
+    end
+  end)
+
+  it("recalls the previous session's lines with the up arrow", function()
+    session = start("-u DATABASE_URL")
+    session:wait_for("taskshell %d")
+    session:line('print("first" .. "session")')
+    session:wait_for("\nfirstsession\n")
+    session:line("os.exit()")
+    session:wait_exit()
+
+    session:stop_server()
+    session = start("-u DATABASE_URL", session)  -- same HOME
+    session:wait_for("taskshell %d")
+    session:key("Up")
+    session:key("Up")
+    session:key("Enter")
+    session:wait_for("\nfirstsession\n")
+  end)
+
+  it("drops the line being typed on Ctrl-C and keeps running", function()
+    session = start("-u DATABASE_URL")
+    session:wait_for("taskshell %d")
+    session:type('print("dropped")')
+    session:wait_for('\n> print%("dropped"%)')
+    session:key("C-c")
+    session:line('print("kept")')
+    local screen = session:wait_for("\nkept\n")
+    assert.is_nil(screen:find("\ndropped\n"), "the interrupted line ran")
+    assert.is_true(session:running())
+  end)
+
+  it("interrupts running code on Ctrl-C and keeps running", function()
+    session = start("-u DATABASE_URL")
+    session:wait_for("taskshell %d")
+    session:line("while true do end")
+    session:wait_for("\n> while true do end\n")
+    os.execute("sleep 0.2")
+    session:key("C-c")
+    session:wait_for("interrupted!")
+    session:line('print("after" .. "wards")')
+    session:wait_for("\nafterwards\n")
+  end)
+
+  it("starts with an unreachable DATABASE_URL; `db` fails on first use only #binding", function()
+    session = start("DATABASE_URL=" .. shell_quote("postgresql://u@127.0.0.1:1/x?connect_timeout=1"))
+    session:wait_for("\ndb: ready, connects on first use")
+    session:line("db:ping()")
+    -- the binding retries a refused connection a few times before giving up
+    session:wait_for("db: could not connect to the database", 60)
+    session:line('print("still" .. "alive")')
+    session:wait_for("\nstillalive\n")
+    session:line("print(type(taskdb.connect))")
+    session:wait_for("\nfunction\n")
+    session:line("os.exit()")
+    session:wait_exit()
+  end)
+
+  it("offers `db` when DATABASE_URL is in ./.env", function()
+    session = start("-u DATABASE_URL", nil,
+      { [".env"] = "# local settings\nDATABASE_URL=postgresql://u@127.0.0.1:1/x?connect_timeout=1\n" })
+    session:wait_for("\ndb: ready, connects on first use %(DATABASE_URL from %./%.env%)")
+    session:line("db")
+    session:wait_for("\ndb %(connects on first use%)\n")
+  end)
+end)
+
+describe("taskshell.repl helpers", function()
+  package.path = project .. "/lua/?.lua;" .. package.path
+  local repl = require("taskshell.repl")
+
+  -- A stand-in for a taskdb connection: methods that check their self.
+  local function fake_connection()
+    local conn = {}
+    return setmetatable(conn, { __index = {
+      ping = function(self) assert(self == conn, "wrong self") return true end,
+      count_tasks = function(self, opts) assert(self == conn) return opts.n end,
+    } })
+  end
+
+  local saved_db
+  before_each(function() saved_db = rawget(_G, "db") end)
+  after_each(function() _G.db = saved_db end)
+
+  it("connects on first use only, then forwards methods to the connection", function()
+    local calls, conn = 0, fake_connection()
+    local db = repl.lazy_connection(function() calls = calls + 1 return conn end)
+    assert.are.equal("db (connects on first use)", tostring(db))
+    assert.are.equal(0, calls)
+    assert.is_true(db:ping())
+    assert.are.equal(7, db:count_tasks{ n = 7 })
+    assert.are.equal(1, calls)
+  end)
+
+  it("replaces the global `db` with the connection once connected", function()
+    local conn = fake_connection()
+    _G.db = repl.lazy_connection(function() return conn end)
+    assert.is_true(db:ping())
+    assert.are.equal(conn, rawget(_G, "db"))
+  end)
+
+  it("reports a failed connection on use, and tries again next time", function()
+    local attempts = 0
+    local db = repl.lazy_connection(function()
+      attempts = attempts + 1
+      if attempts == 1 then
+        error(setmetatable({ kind = "connection", message = "refused" },
+          { __tostring = function(e) return "taskdb connection: " .. e.message end }))
+      end
+      return fake_connection()
+    end)
+    local ok, err = pcall(function() return db:ping() end)
+    assert.is_false(ok)
+    assert.matches("db: could not connect to the database: taskdb connection: refused", err)
+    assert.is_true(db:ping())
+    assert.are.equal(2, attempts)
+  end)
+
+  it("shows values as the REPL prints them", function()
+    local written = {}
+    local real_stdout = io.stdout
+    local capture = { write = function(self, ...) for _, s in ipairs({ ... }) do written[#written + 1] = s end return self end,
+                      flush = function() end }
+    io.stdout = capture
+    local ok, err = pcall(repl.show, 1, nil, "a")
+    io.stdout = real_stdout
+    assert(ok, err)
+    assert.are.equal("1\tnil\ta\n", table.concat(written))
+  end)
+end)
