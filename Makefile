@@ -62,18 +62,18 @@ $(CORE_LIB): $(CORE_OBJ)
 # The loadable module: only luaopen_taskdb is exported; Lua's symbols come
 # from the interpreter that loads it.
 $(MODULE): $(BINDING_OBJ) $(CORE_LIB)
-	$(CC) -shared $(LDFLAGS) -Wl,--exclude-libs,ALL -o $@ $(BINDING_OBJ) $(CORE_LIB) $(PQ_LIB) -lpthread
+	$(CC) -shared $(LDFLAGS) -Wl,--exclude-libs,ALL -o $@ $(BINDING_OBJ) $(CORE_LIB) $(PQ_LIB) -lpthread -lm
 
 # -Wl,-E exports Lua's API to C modules the host loads (cjson, lfs, ...).
 $(HOST): $(HOST_OBJ) $(BINDING_OBJ) $(CORE_LIB)
 	$(CC) $(LDFLAGS) -Wl,-E -o $@ $(HOST_OBJ) $(BINDING_OBJ) $(CORE_LIB) $(LUA_LIB) $(PQ_LIB) -lreadline -lpthread -lm -ldl
 
 $(SQLDUMP): tools/taskdb-sql.c $(CORE_LIB)
-	$(CC) $(CFLAGS) $(PQ_INC) -Isrc/core $< -o $@ $(LDFLAGS) $(CORE_LIB) $(PQ_LIB) -lpthread
+	$(CC) $(CFLAGS) $(PQ_INC) -Isrc/core $< -o $@ $(LDFLAGS) $(CORE_LIB) $(PQ_LIB) -lpthread -lm
 
 $(BUILD)/ctest/%: spec/c/%.c spec/c/ctest.h $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PQ_INC) -Isrc/core -Ispec/c $< -o $@ $(LDFLAGS) $(CORE_LIB) $(PQ_LIB) -lpthread
+	$(CC) $(CFLAGS) $(PQ_INC) -Isrc/core -Ispec/c $< -o $@ $(LDFLAGS) $(CORE_LIB) $(PQ_LIB) -lpthread -lm
 
 $(BUILD)/hangd: spec/support/hangd.c
 	@mkdir -p $(dir $@)

@@ -120,30 +120,39 @@ void tdb_error_from_conn(tdb_error *err, tdb_kind kind, PGconn *pg,
     tdb_error_scrub(err->message, NULL);
 }
 
-/* Overwrites [start, end) with "***", shifting the tail left. */
-static char *mask_span(char *start, char *end)
+/* Overwrites [start, end) with three `mask` characters, shifting the tail left. */
+static char *mask_span_with(char *start, char *end, char mask)
 {
-    static const char mask[] = "***";
     size_t tail = strlen(end) + 1;
     size_t span = (size_t)(end - start);
-    if (span < sizeof mask - 1)
+    if (span < 3)
         return end; /* never grow the string: a short secret is blanked */
-    memcpy(start, mask, sizeof mask - 1);
-    memmove(start + sizeof mask - 1, end, tail);
-    return start + sizeof mask - 1;
+    memset(start, mask, 3);
+    memmove(start + 3, end, tail);
+    return start + 3;
+}
+
+static char *mask_span(char *start, char *end)
+{
+    return mask_span_with(start, end, '*');
 }
 
 static void scrub_secret(char *msg, const char *secret)
 {
     size_t len = secret ? strlen(secret) : 0;
-    char *p;
+    /* The mask must not contain the secret, or the secret would survive. */
+    char mask = strchr(secret ? secret : "", '*') ? (strchr(secret, '#') ? 'x' : '#') : '*';
+    char *p = msg;
     if (len == 0)
         return;
-    while ((p = strstr(msg, secret)) != NULL) {
+    if (mask == 'x' && strchr(secret, 'x'))
+        mask = '?';
+    while ((p = strstr(p, secret)) != NULL) {
         if (len < 3) {
-            memset(p, '*', len);
+            memset(p, mask, len);
+            p += len;
         } else {
-            mask_span(p, p + len);
+            p = mask_span_with(p, p + len, mask);
         }
     }
 }

@@ -409,6 +409,11 @@ int tdb_conn_commit(tdb_conn *conn, tdb_error *err)
         txn_pop(conn);
         return rc;
     }
+    /* Lost before COMMIT is sent: certainly rolled back.  Lost after: unknown. */
+    if (tdb_conn_ensure_live(conn, err) != 0) {
+        txn_pop(conn);
+        return -1;
+    }
     res = tdb_conn_exec(conn, TDB_SQL_COMMIT, NULL, err);
     txn_pop(conn);
     if (!res) {

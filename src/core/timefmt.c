@@ -73,9 +73,10 @@ int tdb_cursor_parse(const char *s, size_t len, tdb_cursor *out, tdb_error *err)
             goto bad;
     }
     for (; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9' || id > (INT64_MAX - 9) / 10)
+        int digit = s[i] - '0';
+        if (digit < 0 || digit > 9 || id > (INT64_MAX - digit) / 10)
             goto bad;
-        id = id * 10 + (s[i] - '0');
+        id = id * 10 + digit;
     }
     memcpy(out->created_at, s, fixed - 1);
     out->created_at[fixed - 1] = '\0';
