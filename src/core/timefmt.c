@@ -60,6 +60,24 @@ size_t tdb_cursor_format(const tdb_task *t, char buf[TDB_CURSOR_MAX])
     return n > 0 ? (size_t)n : 0;
 }
 
+static int in_range(const char *two_digits, int lo, int hi)
+{
+    int v = (two_digits[0] - '0') * 10 + (two_digits[1] - '0');
+    return v >= lo && v <= hi;
+}
+
+/* From "YYYY-MM-...": the month must already be known to be 1..12. */
+static int days_in_month(const char *s)
+{
+    static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    int month = (s[5] - '0') * 10 + (s[6] - '0');
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (month < 1 || month > 12)
+        return 0;
+    return days[month - 1] + (month == 2 && leap);
+}
+
 /* Exactly "YYYY-MM-DDTHH:MM:SS.ffffffZ/ID", as tdb_cursor_format writes it. */
 int tdb_cursor_parse(const char *s, size_t len, tdb_cursor *out, tdb_error *err)
 {
@@ -78,6 +96,9 @@ int tdb_cursor_parse(const char *s, size_t len, tdb_cursor *out, tdb_error *err)
             goto bad;
         id = id * 10 + digit;
     }
+    if (!in_range(s + 5, 1, 12) || !in_range(s + 8, 1, days_in_month(s)) || !in_range(s + 11, 0, 23) ||
+        !in_range(s + 14, 0, 59) || !in_range(s + 17, 0, 59))
+        goto bad;
     memcpy(out->created_at, s, fixed - 1);
     out->created_at[fixed - 1] = '\0';
     out->id = id;
