@@ -1,0 +1,701 @@
+-- spec/bulk_spec.lua — db:create_tasks (bulk, all-or-nothing, input order)
+-- and db:each_task (bounded-memory iteration) and keyset pagination with
+-- get_tasks{ limit, after } / taskdb.cursor, including while another
+-- process inserts and deletes rows of the same user.
+
+local helper = require("spec.helper")
+local taskdb = require("taskdb")
+local system = require("system")   -- luasystem, busted's own dependency: gettime, sleep
+
+-- Local extras on top of spec/helper.lua: sub-second clocks, background and
+-- parallel taskshell processes, a psql-held lock, backend inspection.
+local H = {}
+H.shq = helper.shell_quote
+H.readfile = function(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+H.writefile = helper.write_file
+H.pgctl_script = os.getenv("TASKDB_TEST_PGCTL") or helper.pgctl
+local pgbin = os.getenv("TASKDB_TEST_PGBIN")
+H.psql_bin = (pgbin and pgbin ~= "") and (pgbin .. "/psql") or "psql"
+
+function H.now() return system.gettime() end
+function H.sleep(s) system.sleep(s) end
+
+function H.env(name)
+  local v = os.getenv(name)
+  assert(v and v ~= "", name .. " is not set: run the specs through spec/run.sh")
+  return v
+end
+
+-- A superuser URL straight to the server's socket (never through the pooler).
+function H.direct_url(app)
+  local u = os.getenv("TASKDB_TEST_DIRECT_URL")
+  if not u or u == "" then u = helper.direct_url() end
+  if app then u = u .. (u:find("?", 1, true) and "&" or "?") .. "application_name=" .. app end
+  return u
+end
+
+local tmpdir, counter = nil, 0
+function H.tmpfile(name)
+  if not tmpdir then tmpdir = helper.tmpdir() end
+  counter = counter + 1
+  return string.format("%s/%d-%s", tmpdir, counter, name or "f")
+end
+
+-- Removes this file's temporary directory (a file-level teardown calls it).
+function H.cleanup()
+  if tmpdir then helper.rmdir(tmpdir) end
+  tmpdir = nil
+end
+
+-- Polls fn() every 20 ms until it returns a true value; raises at the deadline.
+function H.wait_for(what, timeout, fn)
+  local deadline = H.now() + timeout
+  repeat
+    local v = fn()
+    if v then return v end
+    H.sleep(0.02)
+  until H.now() > deadline
+  error(what .. ": did not happen within " .. timeout .. " s", 2)
+end
+
+local function trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
+
+local function envprefix(env)
+  local parts = {}
+  for k, v in pairs(env or {}) do parts[#parts + 1] = k .. "=" .. H.shq(v) end
+  table.sort(parts)
+  return #parts > 0 and ("env " .. table.concat(parts, " ") .. " ") or ""
+end
+
+-- The shell command that runs `script` in taskshell with `args`, bounded by
+-- `limit` seconds; stdout, stderr and the exit status go to files.
+local function child(script, args, env, limit)
+  local c = { script = H.tmpfile("child.lua"), out = H.tmpfile("out"),
+              err = H.tmpfile("err"), rc = H.tmpfile("rc") }
+  H.writefile(c.script, script)
+  local argv = {}
+  for i, a in ipairs(args or {}) do argv[i] = H.shq(a) end
+  c.cmd = "(cd " .. H.shq(helper.project_dir) .. " && timeout -k 5 " .. (limit or 120) .. " " ..
+          envprefix(env) .. H.shq(helper.host) .. " " .. H.shq(c.script) .. " " ..
+          table.concat(argv, " ") .. " </dev/null >" .. H.shq(c.out) .. " 2>" .. H.shq(c.err) ..
+          "; echo $? >" .. H.shq(c.rc .. ".tmp") .. " && mv " .. H.shq(c.rc .. ".tmp") ..
+          " " .. H.shq(c.rc) .. ")"
+  return c
+end
+
+local function result(c)
+  return { rc = tonumber(trim(H.readfile(c.rc) or "")), out = H.readfile(c.out) or "",
+           err = H.readfile(c.err) or "" }
+end
+
+-- Starts a Lua script in a background taskshell process: c.done(), c.wait(timeout).
+function H.spawn(script, args, env, limit)
+  local c = child(script, args, env, limit)
+  os.execute(c.cmd .. " >/dev/null 2>&1 &")
+  function c.done() return H.readfile(c.rc) ~= nil end
+  function c.wait(timeout)
+    H.wait_for("child process " .. c.script .. " to exit", timeout or 60, c.done)
+    return result(c)
+  end
+  return c
+end
+
+-- A psql session (application_name `app`) that takes ACCESS EXCLUSIVE on
+-- public.tasks and holds it for `seconds`; returns once the lock is granted.
+function H.hold_lock(app, seconds)
+  os.execute("timeout -k 2 " .. math.ceil(seconds + 20) .. " " .. H.psql_bin ..
+    " -X -q -d " .. H.shq(H.direct_url(app)) .. " -c " ..
+    H.shq("BEGIN; LOCK TABLE public.tasks IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(" ..
+          seconds .. "); COMMIT;") .. " >/dev/null 2>&1 &")
+  H.wait_for("lock on public.tasks held by " .. app, 10, function()
+    return helper.psql("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) " ..
+      "WHERE a.application_name = '" .. app .. "' AND l.relation = 'public.tasks'::regclass " ..
+      "AND l.mode = 'AccessExclusiveLock' AND l.granted") == "1"
+  end)
+end
+
+function H.backends(app)
+  return tonumber(helper.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" ..
+                              app .. "'"))
+end
+
+-- Ends every backend with this application_name and waits until they are gone.
+function H.terminate(app)
+  helper.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity " ..
+              "WHERE application_name = '" .. app .. "' AND pid <> pg_backend_pid()")
+  H.wait_for("backends of " .. app .. " to exit", 10, function() return H.backends(app) == 0 end)
+end
+
+function H.waiting_on_lock(app)
+  return helper.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" .. app ..
+                     "' AND wait_event_type = 'Lock'") ~= "0"
+end
+
+-- Rows of a user, counted by the server itself.
+function H.count(user_id)
+  return tonumber(helper.psql("SELECT count(*) FROM public.tasks WHERE user_id = '" ..
+                              user_id .. "'"))
+end
+
+local function ids_of(list)
+  local r = {}
+  for i, t in ipairs(list) do r[i] = t.id end
+  return r
+end
+
+local function collect(iter, s, c, closing)
+  local r = {}
+  for t in iter, s, c, closing do r[#r + 1] = t end
+  return r
+end
+
+local function titles_batch(user, n, prefix)
+  local list = {}
+  for i = 1, n do list[i] = { user_id = user, title = (prefix or "row ") .. i } end
+  return list
+end
+
+-- A server-side failure that validation cannot catch: a trigger that
+-- rejects rows carrying this title (only those), installed for this file.
+local POISON = "!!taskdb-bulk-spec-poison!!"
+local function install_poison()
+  helper.psql([[
+    CREATE OR REPLACE FUNCTION public.taskdb_bulk_spec_poison() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.title = ']] .. POISON .. [[' THEN
+        RAISE EXCEPTION 'poisoned row rejected by the server';
+      END IF;
+      RETURN NEW;
+    END $$;
+    DROP TRIGGER IF EXISTS taskdb_bulk_spec_poison ON public.tasks;
+    CREATE TRIGGER taskdb_bulk_spec_poison BEFORE INSERT OR UPDATE ON public.tasks
+      FOR EACH ROW EXECUTE FUNCTION public.taskdb_bulk_spec_poison();
+  ]])
+end
+local function remove_poison()
+  helper.psql("DROP TRIGGER IF EXISTS taskdb_bulk_spec_poison ON public.tasks; " ..
+              "DROP FUNCTION IF EXISTS public.taskdb_bulk_spec_poison()")
+end
+
+describe("create_tasks", function()
+  local db
+  lazy_setup(function()
+    db = helper.connect()
+    db:init_db()
+    install_poison()
+  end)
+  lazy_teardown(function()
+    remove_poison()
+    if db then db:close() end
+  end)
+
+  it("returns the ids in input order, each row stored as given", function()
+    local user = helper.uid("bulk-order")
+    local list = {}
+    for i = 1, 50 do
+      list[i] = { user_id = user, title = "bulk " .. i, description = (i % 2 == 0) and ("d" .. i) or nil }
+    end
+    local ids = db:create_tasks(list)
+    assert.equal(50, #ids)
+    local seen = {}
+    for i, id in ipairs(ids) do
+      assert.equal("integer", math.type(id))
+      assert.is_nil(seen[id])
+      seen[id] = true
+      local t = db:get_task(id)
+      assert.equal("bulk " .. i, t.title)
+      assert.equal(user, t.user_id)
+      assert.equal(list[i].description, t.description)
+      assert.is_false(t.completed)
+    end
+    assert.equal(50, H.count(user))
+  end)
+
+  it("keeps rows of several users apart, in order", function()
+    local a, b = helper.uid("bulk-a"), helper.uid("bulk-b")
+    local list = {}
+    for i = 1, 20 do list[i] = { user_id = (i % 2 == 1) and a or b, title = "mixed " .. i } end
+    local ids = db:create_tasks(list)
+    for i, id in ipairs(ids) do
+      local t = db:get_task(id)
+      assert.equal(list[i].user_id, t.user_id)
+      assert.equal(list[i].title, t.title)
+    end
+    assert.equal(10, H.count(a))
+    assert.equal(10, H.count(b))
+  end)
+
+  it("stores text that needs escaping exactly (tab, newline, backslash, \\N, Unicode)", function()
+    local user = helper.uid("bulk-escape")
+    local texts = { "a\tb", "line1\nline2", "cr\rhere", "back\\slash", "\\N", "\\.",
+                    "é漢字🙂", "trailing backslash\\", "  spaced  ", "'quote\" and ,comma" }
+    local list = {}
+    for i, s in ipairs(texts) do list[i] = { user_id = user, title = s, description = s .. "|d" } end
+    local ids = db:create_tasks(list)
+    for i, id in ipairs(ids) do
+      local t = db:get_task(id)
+      assert.equal(texts[i], t.title)
+      assert.equal(texts[i] .. "|d", t.description)
+    end
+    assert.equal("\\N", helper.psql("SELECT title FROM public.tasks WHERE id = " .. ids[5]))
+  end)
+
+  it("with an empty list writes nothing and returns an empty array", function()
+    local ids = db:create_tasks({})
+    assert.same({}, ids)
+  end)
+
+  it("writes nothing when a row fails validation, and names the row", function()
+    local user = helper.uid("bulk-invalid")
+    local list = titles_batch(user, 10)
+    list[3].title = "   "
+    local e = helper.expect_error("invalid", "title", db.create_tasks, db, list)
+    assert.equal(3, e.row)
+    assert.equal("tasks[3]: ", e.message:sub(1, 10))
+    assert.equal(0, H.count(user))
+
+    list = titles_batch(user, 1000)
+    list[1000].titel = "typo"
+    e = helper.expect_error("invalid", "titel", db.create_tasks, db, list)
+    assert.equal(1000, e.row)
+    assert.equal(0, H.count(user))
+
+    list = titles_batch(user, 5)
+    list[2] = "not a table"
+    e = helper.expect_error("invalid", nil, db.create_tasks, db, list)
+    assert.equal(2, e.row)
+    assert.equal(0, H.count(user))
+    assert.is_true(db:ping())
+  end)
+
+  it("is all-or-nothing when the server rejects a row", function()
+    local user = helper.uid("bulk-server-reject")
+    local list = titles_batch(user, 500)
+    list[400].title = POISON
+    local e = helper.expect_error("database", nil, db.create_tasks, db, list)
+    assert.matches("poisoned", e.message)
+    assert.equal(0, H.count(user))
+    -- the connection is clean afterwards: not left inside a failed transaction
+    assert.equal(0, db:count_tasks{ user_id = user })
+    assert.equal(3, #db:create_tasks(titles_batch(user, 3)))
+    assert.equal(3, H.count(user))
+    assert.equal(0, db:info().transaction_depth)
+  end)
+
+  it("is all-or-nothing when cancelled by statement_timeout", function()
+    local user, holder = helper.uid("bulk-timeout"), helper.uid("app-bulk-holder")
+    local tdb = helper.connect{ statement_timeout = 0.5 }
+    assert.is_true(tdb:ping())
+    H.hold_lock(holder, 30)
+    local ok, e = pcall(tdb.create_tasks, tdb, titles_batch(user, 200))
+    H.terminate(holder)
+    assert.is_false(ok)
+    assert.equal("timeout", e.kind, tostring(e))
+    assert.equal(0, H.count(user))
+    assert.equal(200, #tdb:create_tasks(titles_batch(user, 200)))
+    assert.equal(200, H.count(user))
+    tdb:close()
+  end)
+
+  it("inside db:transaction is rolled back with the transaction", function()
+    local user = helper.uid("bulk-txn-rollback")
+    local boom = setmetatable({}, { __tostring = function() return "boom" end })
+    local ok, err = pcall(db.transaction, db, function(tx)
+      tx:create_task{ user_id = user, title = "single" }
+      assert.equal(100, #tx:create_tasks(titles_batch(user, 100)))
+      assert.equal(101, tx:count_tasks{ user_id = user })
+      error(boom)
+    end)
+    assert.is_false(ok)
+    assert.equal(boom, err)
+    assert.equal(0, H.count(user))
+  end)
+
+  it("inside db:transaction commits with it, and a failed batch caught inside undoes only itself", function()
+    local user = helper.uid("bulk-txn-commit")
+    local r = db:transaction(function(tx)
+      tx:create_tasks(titles_batch(user, 10, "first "))
+      local bad = titles_batch(user, 10, "server-rejected ")
+      bad[5].title = POISON
+      local ok1, e1 = pcall(tx.create_tasks, tx, bad)
+      assert.is_false(ok1)
+      assert.equal("database", e1.kind, tostring(e1))
+      local invalid = titles_batch(user, 10, "invalid ")
+      invalid[7].title = ""
+      local ok2, e2 = pcall(tx.create_tasks, tx, invalid)
+      assert.is_false(ok2)
+      assert.equal("invalid", e2.kind)
+      tx:create_tasks(titles_batch(user, 5, "last "))
+      return tx:count_tasks{ user_id = user }
+    end)
+    assert.equal(15, r)
+    assert.equal(15, H.count(user))
+    assert.equal(0, tonumber(helper.psql("SELECT count(*) FROM public.tasks WHERE user_id = '" ..
+      user .. "' AND (title LIKE 'server-rejected %' OR title LIKE 'invalid %')")))
+  end)
+
+  it("works on a scoped handle, which fills in and enforces its user_id", function()
+    local user, other = helper.uid("bulk-alice"), helper.uid("bulk-bob")
+    local alice = db:user(user)
+    local ids = alice:create_tasks{ { title = "one" }, { title = "two", user_id = user },
+                                    { title = "three", description = "3" } }
+    assert.equal(3, #ids)
+    for i, title in ipairs{ "one", "two", "three" } do
+      local t = alice:get_task(ids[i])
+      assert.equal(title, t.title)
+      assert.equal(user, t.user_id)
+    end
+    local e = helper.expect_error("invalid", "user_id", alice.create_tasks, alice,
+                                  { { title = "mine" }, { title = "not mine", user_id = other } })
+    assert.equal(2, e.row)
+    assert.equal(3, H.count(user))
+    assert.equal(0, H.count(other))
+    -- the rows are the scope's: another user's handle does not see them
+    assert.is_nil(db:user(other):get_task(ids[1]))
+  end)
+
+  it("writes 10,000 rows in one call", function()
+    local user = helper.uid("bulk-10k")
+    local list = titles_batch(user, 10000, "ten thousand ")
+    local t0 = H.now()
+    local ids = db:create_tasks(list)
+    local elapsed = H.now() - t0
+    assert.equal(10000, #ids)
+    assert.equal(10000, H.count(user))
+    for _, i in ipairs{ 1, 2, 5000, 9999, 10000 } do
+      assert.equal("ten thousand " .. i, db:get_task(ids[i]).title)
+    end
+    assert.is_true(elapsed < 20, "took " .. elapsed .. " s")
+    helper.psql("DELETE FROM public.tasks WHERE user_id = '" .. user .. "'")
+  end)
+end)
+
+describe("each_task", function()
+  local db, user, other
+  -- 2,500 tasks in three batches (created_at ties inside a batch, so the
+  -- id tie-break matters), another user's rows in between, every third
+  -- one completed.
+  lazy_setup(function()
+    db = helper.connect()
+    db:init_db()
+    user, other = helper.uid("each"), helper.uid("each-other")
+    db:create_tasks(titles_batch(user, 1000, "a "))
+    db:create_tasks(titles_batch(other, 300, "o "))
+    db:create_tasks(titles_batch(user, 1000, "b "))
+    db:create_task{ user_id = other, title = "o single" }
+    db:create_tasks(titles_batch(user, 500, "c "))
+    helper.psql("UPDATE public.tasks SET completed = true WHERE user_id = '" .. user ..
+                "' AND id % 3 = 0")
+  end)
+  lazy_teardown(function() if db then db:close() end end)
+
+  it("yields the same tasks in the same order as get_tasks, for every filter", function()
+    local all = db:get_tasks{ user_id = user }
+    assert.equal(2500, #all)
+    local c1200 = taskdb.cursor(all[1200])
+    local filters = {
+      { user_id = user },
+      { user_id = user, completed = true },
+      { user_id = user, completed = false, desc = true },
+      { user_id = user, desc = true },
+      { user_id = user, limit = 1000 },
+      { user_id = user, limit = 1500 },
+      { user_id = user, limit = 7, desc = true },
+      { user_id = user, after = c1200 },
+      { user_id = user, after = c1200, desc = true, completed = false },
+      { user_id = user, after = all[2499] },
+      { user_id = other },
+    }
+    for _, f in ipairs(filters) do
+      local expected = db:get_tasks(f)
+      local got = collect(db:each_task(f))
+      assert.same(ids_of(expected), ids_of(got))
+    end
+    -- whole tasks, not just ids
+    assert.same(all, collect(db:each_task{ user_id = user }))
+  end)
+
+  it("honours limit across page boundaries, and limit = 0 yields nothing", function()
+    local all = db:get_tasks{ user_id = user }
+    local got = collect(db:each_task{ user_id = user, limit = 2001 })
+    assert.equal(2001, #got)
+    assert.equal(all[2001].id, got[2001].id)
+    assert.same({}, collect(db:each_task{ user_id = user, limit = 0 }))
+  end)
+
+  it("works on a scoped handle", function()
+    local scoped = db:user(user)
+    assert.same(ids_of(scoped:get_tasks{ completed = true }),
+                ids_of(collect(scoped:each_task{ completed = true })))
+    assert.equal(2500, #collect(scoped:each_task()))
+  end)
+
+  it("breaking out early leaves the connection usable", function()
+    local n = 0
+    for _ in db:each_task{ user_id = user } do
+      n = n + 1
+      if n == 1500 then break end
+    end
+    assert.equal(1500, n)
+    assert.is_true(db:ping())
+    assert.equal(2500, db:count_tasks{ user_id = user })
+    assert.equal(2500, #collect(db:each_task{ user_id = user }))
+    assert.equal(0, db:info().transaction_depth)
+  end)
+
+  it("an error in the loop body leaves the connection usable", function()
+    local sentinel = {}
+    local n = 0
+    local ok, err = pcall(function()
+      for _ in db:each_task{ user_id = user } do
+        n = n + 1
+        if n == 1001 then error(sentinel) end
+      end
+    end)
+    assert.is_false(ok)
+    assert.equal(sentinel, err)
+    assert.is_true(db:ping())
+    assert.equal(2500, #db:get_tasks{ user_id = user })
+  end)
+
+  it("returns its iterator as the for-loop closing value, and closing it ends the iteration", function()
+    local f, s, c, closing = db:each_task{ user_id = user }
+    assert.is_nil(s)
+    assert.is_nil(c)
+    assert.equal(f, closing)
+    local mt = getmetatable(closing)
+    assert.is_function(mt and mt.__close)
+    local first = f(s, c)
+    assert.is_table(first)
+    mt.__close(closing)
+    assert.is_nil(f(s, c))
+    mt.__close(closing)   -- twice is harmless
+
+    for _ in db:each_task{ user_id = user } do break end
+    assert.is_true(db:ping())
+    do
+      local it <close> = select(4, db:each_task{ user_id = user })
+      assert.is_table(it())
+    end
+    assert.is_true(db:ping())
+  end)
+
+  it("lets the loop body call other methods, writes included", function()
+    local u = helper.uid("each-body")
+    db:create_tasks(titles_batch(u, 2200))
+    local seen, n, last = {}, 0, nil
+    for t in db:each_task{ user_id = u } do
+      n = n + 1
+      assert.is_nil(seen[t.id])
+      seen[t.id] = true
+      assert.equal(t.title, db:get_task(t.id).title)
+      if n % 100 == 0 then
+        assert.is_true(db:toggle_complete(t.id).completed)
+        db:create_task{ user_id = u .. "-side", title = "side " .. n }
+        db:transaction(function(tx) tx:update_task(t.id, { description = "touched" }) end)
+      end
+      if last then assert.is_true(t.id > last) end
+      last = t.id
+    end
+    assert.equal(2200, n)
+    assert.equal(22, db:count_tasks{ user_id = u, completed = true })
+    assert.equal(22, db:count_tasks{ user_id = u .. "-side" })
+    assert.equal(22, tonumber(helper.psql("SELECT count(*) FROM public.tasks WHERE user_id = '" ..
+                                          u .. "' AND description = 'touched'")))
+  end)
+
+  it("iterates 100,000 tasks with bounded memory (< 20 MB growth)", function()
+    local u = helper.uid("each-100k")
+    local list = titles_batch(u, 100000, "memory test row with a reasonably long title ")
+    for i = 1, #list, 2 do list[i].description = string.rep("x", 200) end
+    assert.equal(100000, #db:create_tasks(list))
+    list = nil
+    collectgarbage()
+    local script = [[
+      local taskdb = require("taskdb")
+      local url, user = ...
+      local function status(key)
+        for l in io.lines("/proc/self/status") do
+          local v = l:match("^" .. key .. ":%s*(%d+)")
+          if v then return tonumber(v) end
+        end
+      end
+      local db = taskdb.connect(url)
+      db:ping()
+      collectgarbage(); collectgarbage()
+      local hwm0, lua0 = status("VmHWM"), collectgarbage("count")
+      local n, peak, last = 0, lua0, nil
+      for t in db:each_task{ user_id = user } do
+        n = n + 1
+        if last and t.id <= last then error("out of order at " .. n) end
+        last = t.id
+        if n % 500 == 0 then
+          local c = collectgarbage("count")
+          if c > peak then peak = c end
+        end
+      end
+      print(string.format("n=%d hwm0=%d hwm1=%d lua0=%.0f luapeak=%.0f", n, hwm0,
+                          status("VmHWM"), lua0, peak))
+    ]]
+    local code, out, err = helper.taskshell(script, nil, { args = { helper.url(), u } })
+    helper.psql("DELETE FROM public.tasks WHERE user_id = '" .. u .. "'")
+    assert.equal(0, code, err)
+    local n, hwm0, hwm1, lua0, luapeak =
+      out:match("n=(%d+) hwm0=(%d+) hwm1=(%d+) lua0=(%d+) luapeak=(%d+)")
+    assert.is_string(n, out .. err)
+    assert.equal(100000, tonumber(n))
+    local rss_growth_mb = (tonumber(hwm1) - tonumber(hwm0)) / 1024
+    local lua_growth_mb = (tonumber(luapeak) - tonumber(lua0)) / 1024
+    assert.is_true(rss_growth_mb < 20, "peak RSS grew by " .. rss_growth_mb .. " MB")
+    assert.is_true(lua_growth_mb < 20, "Lua heap grew by " .. lua_growth_mb .. " MB")
+  end)
+end)
+
+describe("each_task when the connection is lost between pages #direct_only", function()
+  it("reconnects and goes on, every row exactly once, in order", function()
+    local user, app = helper.uid("each-lost"), helper.uid("app-each-lost")
+    local db = helper.connect{ application_name = app }
+    db:init_db()
+    local ids = db:create_tasks(titles_batch(user, 2500))
+    local seen = {}
+    for t in db:each_task{ user_id = user } do
+      seen[#seen + 1] = t.id
+      if #seen == 1500 then H.terminate(app) end   -- the page of rows 1001-2000 is in hand
+    end
+    assert.same(ids, seen)
+    assert.equal(1, db:info().reconnects)
+    db:close()
+  end)
+end)
+
+describe("keyset pagination", function()
+  local db
+  lazy_setup(function()
+    db = helper.connect()
+    db:init_db()
+  end)
+  lazy_teardown(function() if db then db:close() end end)
+
+  it("taskdb.cursor(task), a task table and the returned cursor all work as `after`", function()
+    local user = helper.uid("cursor")
+    db:create_tasks(titles_batch(user, 60))
+    db:create_tasks(titles_batch(user, 60, "second "))   -- a later created_at
+    local all = db:get_tasks{ user_id = user }
+    assert.equal(120, #all)
+    local c = taskdb.cursor(all[50])
+    assert.is_string(c)
+    local want = {}
+    for i = 51, 70 do want[#want + 1] = all[i].id end
+    assert.same(want, ids_of(db:get_tasks{ user_id = user, after = c, limit = 20 }))
+    assert.same(want, ids_of(db:get_tasks{ user_id = user, after = all[50], limit = 20 }))
+    -- the cursor returned with a full page is the last row's
+    local page, next_c = db:get_tasks{ user_id = user, limit = 50 }
+    assert.equal(50, #page)
+    assert.equal(taskdb.cursor(page[50]), next_c)
+    local page2, c2 = db:get_tasks{ user_id = user, limit = 50, after = next_c }
+    assert.same(ids_of(page2), { table.unpack(ids_of(all), 51, 100) })
+    local page3, c3 = db:get_tasks{ user_id = user, limit = 50, after = c2 }
+    assert.equal(20, #page3)
+    assert.is_nil(c3)    -- a short page is the last
+    -- descending
+    local down = db:get_tasks{ user_id = user, desc = true, after = taskdb.cursor(all[61]), limit = 3 }
+    assert.same({ all[60].id, all[59].id, all[58].id }, ids_of(down))
+  end)
+
+  it("pages through 1,000 tasks with no gaps or repeats while another process inserts and deletes", function()
+    local user = helper.uid("keyset-live")
+    local original = db:create_tasks(titles_batch(user, 1000, "orig "))
+    -- the other process deletes every tenth original (in a scrambled order)
+    -- and inserts and deletes rows of its own, until told to stop
+    local victims = {}
+    for i = 5, 1000, 10 do victims[#victims + 1] = original[i] end
+    for i = #victims, 2, -1 do
+      local j = (i * 7919) % i + 1
+      victims[i], victims[j] = victims[j], victims[i]
+    end
+    local stop = H.tmpfile("stop")
+    local mutator = H.spawn([[
+      io.stdout:setvbuf("no")
+      local taskdb = require("taskdb")
+      local system = require("system")
+      local url, user, stop, victims = ...
+      local db = taskdb.connect(url)
+      local list = {}
+      for id in victims:gmatch("%d+") do list[#list + 1] = math.tointeger(tonumber(id)) end
+      print("READY")
+      local i, mine, deadline = 0, {}, system.gettime() + 30
+      while not io.open(stop) and system.gettime() < deadline do
+        i = i + 1
+        local t = db:create_task{ user_id = user, title = "new " .. i }
+        print("NEW " .. t.id)
+        mine[#mine + 1] = t.id
+        if i % 3 == 0 then
+          local id = table.remove(mine, 1)
+          if db:delete_task(id) then print("DELNEW " .. id) end
+        end
+        if #list > 0 then
+          local id = table.remove(list, 1)
+          if db:delete_task(id) then print("DEL " .. id) end
+        end
+        system.sleep(0.004)
+      end
+      print("DONE " .. i)
+    ]], { helper.url(), user, stop, table.concat(victims, " ") }, nil, 60)
+    H.wait_for("mutator READY", 15, function()
+      return (H.readfile(mutator.out) or ""):find("READY", 1, true) or mutator.done()
+    end)
+
+    local seen, cursor, pages = {}, nil, 0
+    repeat
+      local page
+      page, cursor = db:get_tasks{ user_id = user, limit = 50, after = cursor }
+      pages = pages + 1
+      for _, t in ipairs(page) do seen[#seen + 1] = t end
+      H.sleep(0.03)
+    until not cursor or pages > 2000
+    H.writefile(stop, "stop")
+    local r = mutator.wait(30)
+    assert.equal(0, r.rc, r.err)
+
+    local out = "\n" .. r.out
+    local deleted, inserted_during = {}, 0
+    for id in out:gmatch("\nDEL (%d+)") do deleted[tonumber(id)] = true end
+    for _ in out:gmatch("\nNEW %d+") do inserted_during = inserted_during + 1 end
+    local ndeleted = 0
+    for _ in pairs(deleted) do ndeleted = ndeleted + 1 end
+    assert.is_true(ndeleted >= 20, "the other process deleted only " .. ndeleted)
+    assert.is_true(inserted_during >= 20, "the other process inserted only " .. inserted_during)
+
+    -- strictly increasing (created_at, id): no repeats, nothing out of order
+    local count = {}
+    for i, t in ipairs(seen) do
+      count[t.id] = (count[t.id] or 0) + 1
+      assert.equal(1, count[t.id], "task " .. t.id .. " seen twice")
+      if i > 1 then
+        local p = seen[i - 1]
+        assert.is_true(p.created_at < t.created_at or (p.created_at == t.created_at and p.id < t.id),
+                       "out of order at " .. i)
+      end
+    end
+    -- every surviving original exactly once, in creation order
+    local pos = {}
+    for i, t in ipairs(seen) do pos[t.id] = i end
+    local prev = 0
+    for i, id in ipairs(original) do
+      if not deleted[id] then
+        assert.is_number(pos[id], "original #" .. i .. " (id " .. id .. ") was skipped")
+        assert.is_true(pos[id] > prev, "original #" .. i .. " out of order")
+        prev = pos[id]
+      end
+    end
+  end)
+end)
+
+teardown(H.cleanup)

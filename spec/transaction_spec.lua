@@ -1,0 +1,530 @@
+-- spec/transaction_spec.lua — db:transaction: commit on return (results
+-- returned), roll back and re-raise the original error object, nested
+-- savepoints, server-side failures, a connection lost inside, and the same
+-- through the pooler (this file also runs in the PgBouncer pass).
+
+local helper = require("spec.helper")
+local taskdb = require("taskdb")
+local system = require("system")   -- luasystem, busted's own dependency: gettime, sleep
+
+-- Local extras on top of spec/helper.lua: sub-second clocks, background and
+-- parallel taskshell processes, a psql-held lock, backend inspection.
+local H = {}
+H.shq = helper.shell_quote
+H.readfile = function(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+H.writefile = helper.write_file
+H.pgctl_script = os.getenv("TASKDB_TEST_PGCTL") or helper.pgctl
+local pgbin = os.getenv("TASKDB_TEST_PGBIN")
+H.psql_bin = (pgbin and pgbin ~= "") and (pgbin .. "/psql") or "psql"
+
+function H.now() return system.gettime() end
+function H.sleep(s) system.sleep(s) end
+
+function H.env(name)
+  local v = os.getenv(name)
+  assert(v and v ~= "", name .. " is not set: run the specs through spec/run.sh")
+  return v
+end
+
+-- A superuser URL straight to the server's socket (never through the pooler).
+function H.direct_url(app)
+  local u = os.getenv("TASKDB_TEST_DIRECT_URL")
+  if not u or u == "" then u = helper.direct_url() end
+  if app then u = u .. (u:find("?", 1, true) and "&" or "?") .. "application_name=" .. app end
+  return u
+end
+
+local tmpdir, counter = nil, 0
+function H.tmpfile(name)
+  if not tmpdir then tmpdir = helper.tmpdir() end
+  counter = counter + 1
+  return string.format("%s/%d-%s", tmpdir, counter, name or "f")
+end
+
+-- Removes this file's temporary directory (a file-level teardown calls it).
+function H.cleanup()
+  if tmpdir then helper.rmdir(tmpdir) end
+  tmpdir = nil
+end
+
+-- Runs a shell command; returns ok, stdout, stderr.
+function H.sh(cmd)
+  local errf = H.tmpfile("stderr")
+  local p = io.popen(cmd .. " 2>" .. H.shq(errf), "r")
+  local out = p:read("a")
+  local ok = p:close()
+  local err = H.readfile(errf) or ""
+  os.remove(errf)
+  return ok == true, out, err
+end
+
+function H.pgctl(cmd)
+  local ok, out, err = H.sh("timeout -k 5 90 sh " .. H.shq(H.pgctl_script) .. " " .. cmd)
+  assert(ok, "pgctl.sh " .. cmd .. " failed: " .. out .. err)
+end
+
+-- Polls fn() every 20 ms until it returns a true value; raises at the deadline.
+function H.wait_for(what, timeout, fn)
+  local deadline = H.now() + timeout
+  repeat
+    local v = fn()
+    if v then return v end
+    H.sleep(0.02)
+  until H.now() > deadline
+  error(what .. ": did not happen within " .. timeout .. " s", 2)
+end
+
+function H.server_up()
+  return (H.sh("timeout -k 2 10 " .. H.psql_bin .. " -X -q -At -d " ..
+               H.shq(H.direct_url("taskdb-spec-probe")) .. " -c 'select 1' >/dev/null"))
+end
+
+-- After a test that stops the server: make sure it is up again.
+function H.ensure_up()
+  if not H.server_up() then
+    pcall(H.pgctl, "start")
+    H.wait_for("server back up", 30, H.server_up)
+  end
+end
+
+-- A psql session (application_name `app`) that locks one row of
+-- public.tasks FOR UPDATE and holds it for `seconds`; returns once it holds it.
+function H.hold_row_lock(app, id, seconds)
+  os.execute("timeout -k 2 " .. math.ceil(seconds + 20) .. " " .. H.psql_bin ..
+    " -X -q -d " .. H.shq(H.direct_url(app)) .. " -c " ..
+    H.shq("BEGIN; SELECT id FROM public.tasks WHERE id = " .. id .. " FOR UPDATE; " ..
+          "SELECT pg_sleep(" .. seconds .. "); COMMIT;") .. " >/dev/null 2>&1 &")
+  H.wait_for("row lock held by " .. app, 10, function()
+    return helper.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" ..
+                       app .. "' AND wait_event = 'PgSleep'") == "1"
+  end)
+end
+
+function H.backends(app)
+  return tonumber(helper.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" ..
+                              app .. "'"))
+end
+
+-- Ends every backend with this application_name and waits until they are gone.
+function H.terminate(app)
+  helper.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity " ..
+              "WHERE application_name = '" .. app .. "' AND pid <> pg_backend_pid()")
+  H.wait_for("backends of " .. app .. " to exit", 10, function() return H.backends(app) == 0 end)
+end
+
+function H.waiting_on_lock(app)
+  return helper.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" .. app ..
+                     "' AND wait_event_type = 'Lock'") ~= "0"
+end
+
+-- Rows of a user, counted by the server itself.
+function H.count(user_id)
+  return tonumber(helper.psql("SELECT count(*) FROM public.tasks WHERE user_id = '" ..
+                              user_id .. "'"))
+end
+
+-- A server-side failure that validation cannot catch: a trigger rejecting
+-- rows with this title (only those), installed for this file.
+local POISON = "!!taskdb-txn-spec-poison!!"
+local function install_poison()
+  helper.psql([[
+    CREATE OR REPLACE FUNCTION public.taskdb_txn_spec_poison() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.title = ']] .. POISON .. [[' THEN
+        RAISE EXCEPTION 'poisoned row rejected by the server';
+      END IF;
+      RETURN NEW;
+    END $$;
+    DROP TRIGGER IF EXISTS taskdb_txn_spec_poison ON public.tasks;
+    CREATE TRIGGER taskdb_txn_spec_poison BEFORE INSERT OR UPDATE ON public.tasks
+      FOR EACH ROW EXECUTE FUNCTION public.taskdb_txn_spec_poison();
+  ]])
+end
+local function remove_poison()
+  helper.psql("DROP TRIGGER IF EXISTS taskdb_txn_spec_poison ON public.tasks; " ..
+              "DROP FUNCTION IF EXISTS public.taskdb_txn_spec_poison()")
+end
+
+-- What the server has committed, seen from outside (never through the pooler).
+local function titles(user)
+  local out = helper.psql("SELECT string_agg(title, ',' ORDER BY id) FROM public.tasks " ..
+                          "WHERE user_id = '" .. user .. "'")
+  return out
+end
+
+describe("db:transaction", function()
+  local db
+  lazy_setup(function()
+    db = helper.connect()
+    db:init_db()
+    install_poison()
+  end)
+  lazy_teardown(function()
+    remove_poison()
+    if db then db:close() end
+  end)
+
+  it("commits when the function returns, and returns all its results", function()
+    local user = helper.uid("txn-commit")
+    local t, n, s, z = db:transaction(function(tx, a, b)
+      assert.equal(db, tx)
+      assert.equal(1, tx:info().transaction_depth)
+      local t1 = tx:create_task{ user_id = user, title = "one" }
+      tx:create_task{ user_id = user, title = "two" }
+      -- uncommitted: the transaction sees its rows, the outside does not
+      assert.equal(2, tx:count_tasks{ user_id = user })
+      assert.equal("", titles(user))
+      return t1, a + b, "x", nil
+    end, 40, 2)
+    assert.equal("one", t.title)
+    assert.equal(42, n)
+    assert.equal("x", s)
+    assert.is_nil(z)
+    assert.equal("one,two", titles(user))
+    assert.equal(0, db:info().transaction_depth)
+  end)
+
+  it("returns exactly the function's results, even none", function()
+    assert.equal(0, select("#", db:transaction(function() end)))
+    assert.equal(3, select("#", db:transaction(function() return nil, nil, nil end)))
+  end)
+
+  it("rolls back and re-raises the original error object (a table: the same object)", function()
+    local user = helper.uid("txn-rollback")
+    local obj = { reason = "mine" }
+    local ok, err = pcall(db.transaction, db, function(tx)
+      tx:create_task{ user_id = user, title = "undone" }
+      tx:create_tasks{ { user_id = user, title = "undone too" } }
+      error(obj)
+    end)
+    assert.is_false(ok)
+    assert.equal(obj, err)        -- identity, not a copy
+    assert.equal("", titles(user))
+    assert.equal(0, db:info().transaction_depth)
+    assert.is_true(db:ping())
+  end)
+
+  it("re-raises a string error unchanged, and a taskdb error object as the same object", function()
+    local user = helper.uid("txn-rollback-2")
+    local ok, err = pcall(db.transaction, db, function(tx)
+      tx:create_task{ user_id = user, title = "undone" }
+      error("plain message", 0)
+    end)
+    assert.is_false(ok)
+    assert.equal("plain message", err)
+
+    local caught
+    ok, err = pcall(db.transaction, db, function(tx)
+      tx:create_task{ user_id = user, title = "undone" }
+      local ok2, e = pcall(tx.create_task, tx, { user_id = user, title = "" })
+      assert.is_false(ok2)
+      caught = e
+      error(e)
+    end)
+    assert.is_false(ok)
+    assert.equal(caught, err)
+    assert.equal("invalid", err.kind)
+    assert.equal("", titles(user))
+  end)
+
+  it("lets an error raised by the library inside propagate with its kind, and rolls back", function()
+    local user = helper.uid("txn-lib-error")
+    local e = helper.expect_error("invalid", "titel", db.transaction, db, function(tx)
+      tx:create_task{ user_id = user, title = "undone" }
+      tx:create_task{ user_id = user, titel = "typo" }
+    end)
+    assert.equal("invalid", e.kind)
+    assert.equal("", titles(user))
+  end)
+
+  it("nests as savepoints: an inner error caught inside rolls back only the inner part", function()
+    local user = helper.uid("txn-nested")
+    db:transaction(function(tx)
+      tx:create_task{ user_id = user, title = "A" }
+      local inner = {}
+      local ok, err = pcall(tx.transaction, tx, function(tx2)
+        assert.equal(2, tx2:info().transaction_depth)
+        tx2:create_task{ user_id = user, title = "B" }
+        error(inner)
+      end)
+      assert.is_false(ok)
+      assert.equal(inner, err)
+      assert.equal(1, tx:info().transaction_depth)
+      tx:create_task{ user_id = user, title = "C" }
+      -- an inner transaction that returns is kept with the outer one
+      local r = tx:transaction(function(tx2)
+        tx2:create_task{ user_id = user, title = "D" }
+        return "inner result"
+      end)
+      assert.equal("inner result", r)
+    end)
+    assert.equal("A,C,D", titles(user))
+  end)
+
+  it("rolls back committed inner savepoints when the outer transaction fails", function()
+    local user = helper.uid("txn-nested-outer-fails")
+    local ok = pcall(db.transaction, db, function(tx)
+      tx:create_task{ user_id = user, title = "A" }
+      tx:transaction(function(tx2) tx2:create_task{ user_id = user, title = "B" } end)
+      error("outer fails")
+    end)
+    assert.is_false(ok)
+    assert.equal("", titles(user))
+  end)
+
+  it("three levels deep, each level undone on its own", function()
+    local user = helper.uid("txn-deep")
+    db:transaction(function(tx)
+      tx:create_task{ user_id = user, title = "L1" }
+      tx:transaction(function()
+        tx:create_task{ user_id = user, title = "L2" }
+        pcall(tx.transaction, tx, function()
+          assert.equal(3, tx:info().transaction_depth)
+          tx:create_task{ user_id = user, title = "L3" }
+          error("x")
+        end)
+        tx:create_task{ user_id = user, title = "L2b" }
+      end)
+    end)
+    assert.equal("L1,L2,L2b", titles(user))
+  end)
+
+  it("leaves no partial writes when the server rejects a statement inside", function()
+    local user = helper.uid("txn-server-error")
+    local e = helper.expect_error("database", nil, db.transaction, db, function(tx)
+      tx:create_task{ user_id = user, title = "first" }
+      tx:create_task{ user_id = user, title = "second" }
+      tx:create_task{ user_id = user, title = POISON }
+      tx:create_task{ user_id = user, title = "never" }
+    end)
+    assert.matches("poisoned", e.message)
+    assert.equal("", titles(user))
+    assert.equal(0, db:info().transaction_depth)
+    assert.is_true(db:ping())
+    assert.is_table(db:create_task{ user_id = user, title = "after" })
+    assert.equal("after", titles(user))
+  end)
+
+  it("never commits a transaction whose statement failed, even if the error was caught", function()
+    local user = helper.uid("txn-swallowed")
+    local ok, err = pcall(db.transaction, db, function(tx)
+      tx:create_task{ user_id = user, title = "first" }
+      local ok1, e1 = pcall(tx.create_task, tx, { user_id = user, title = POISON })
+      assert.is_false(ok1)
+      assert.equal("database", e1.kind)
+      return "pretend all is well"
+    end)
+    assert.is_false(ok, "a failed transaction was reported as committed")
+    assert.is_table(err)
+    assert.is_truthy(err.kind == "database" or err.kind == "connection", tostring(err))
+    assert.equal("", titles(user))
+    assert.equal(0, db:info().transaction_depth)
+    assert.is_table(db:create_task{ user_id = user, title = "after" })
+  end)
+
+  it("a statement cancelled by statement_timeout inside leaves no partial writes", function()
+    local user, holder = helper.uid("txn-timeout"), helper.uid("app-txn-row-holder")
+    local tdb = helper.connect{ statement_timeout = 0.5 }
+    local locked = tdb:create_task{ user_id = user .. "-locked", title = "row held by psql" }
+    H.hold_row_lock(holder, locked.id, 30)
+    -- the timeout propagates out of the function: rolled back
+    local ok1, e1 = pcall(tdb.transaction, tdb, function(tx)
+      tx:create_task{ user_id = user, title = "first" }
+      tx:toggle_complete(locked.id)      -- waits on the row lock, then is cancelled
+      tx:create_task{ user_id = user, title = "never" }
+    end)
+    -- caught inside and the function returns: still nothing may be committed
+    local inner
+    local ok2, e2 = pcall(tdb.transaction, tdb, function(tx)
+      tx:create_task{ user_id = user, title = "first again" }
+      local okt, et = pcall(tx.toggle_complete, tx, locked.id)
+      inner = okt or et
+      return "pretend all is well"
+    end)
+    H.terminate(holder)
+    assert.is_false(ok1)
+    assert.equal("timeout", e1.kind, tostring(e1))
+    assert.is_table(inner, "the blocked toggle succeeded")
+    assert.equal("timeout", inner.kind, tostring(inner))
+    assert.is_false(ok2, "a transaction whose statement was cancelled was reported committed")
+    assert.is_table(e2)
+    assert.equal("", titles(user))
+    assert.equal("f", helper.psql("SELECT completed FROM public.tasks WHERE id = " .. locked.id))
+    assert.equal(0, tdb:info().transaction_depth)
+    assert.is_true(tdb:toggle_complete(locked.id).completed)   -- the same handle works
+    tdb:close()
+  end)
+
+  it("a server error inside a caught inner transaction spares the outer one", function()
+    local user = helper.uid("txn-inner-server-error")
+    db:transaction(function(tx)
+      tx:create_task{ user_id = user, title = "A" }
+      local ok, e = pcall(tx.transaction, tx, function()
+        tx:create_task{ user_id = user, title = "B" }
+        tx:create_task{ user_id = user, title = POISON }
+      end)
+      assert.is_false(ok)
+      assert.equal("database", e.kind)
+      tx:create_task{ user_id = user, title = "C" }
+    end)
+    assert.equal("A,C", titles(user))
+  end)
+
+  it("works with a scoped handle and with the bulk and iterator calls", function()
+    local user = helper.uid("txn-scoped")
+    local alice = db:user(user)
+    local n = alice:transaction(function(a)
+      a:create_task{ title = "one" }
+      a:create_tasks{ { title = "two" }, { title = "three" } }
+      local c = 0
+      for _ in a:each_task() do c = c + 1 end
+      local t = a:get_tasks()[1]
+      a:toggle_complete(t.id)
+      a:update_task(t.id, { description = "in txn" })
+      return c
+    end)
+    assert.equal(3, n)
+    assert.equal("one,two,three", titles(user))
+    assert.equal("true|in txn", helper.psql("SELECT completed::text || '|' || description FROM public.tasks " ..
+                                         "WHERE user_id = '" .. user .. "' AND title = 'one'"))
+  end)
+
+  it("rejects a non-function with invalid, starting nothing", function()
+    helper.expect_error("invalid", nil, db.transaction, db, "not a function")
+    assert.equal(0, db:info().transaction_depth)
+    assert.is_true(db:ping())
+  end)
+
+  it("keeps updated_at moving forward on two updates in one transaction", function()
+    local user = helper.uid("txn-updated-at")
+    local t0 = db:create_task{ user_id = user, title = "t" }
+    local a, b = db:transaction(function(tx)
+      return tx:toggle_complete(t0.id), tx:toggle_complete(t0.id)
+    end)
+    assert.is_true(a.updated_at > t0.updated_at)
+    assert.is_true(b.updated_at > a.updated_at)
+  end)
+end)
+
+describe("db:transaction through the pooler", function()
+  it("commits, rolls back and nests on TASKDB_TEST_BOUNCER_URL", function()
+    local db = helper.connect{ url = H.env("TASKDB_TEST_BOUNCER_URL") }
+    db:init_db()
+    local user = helper.uid("txn-pooler")
+    for round = 1, 5 do
+      local r = db:transaction(function(tx)
+        tx:create_task{ user_id = user, title = "kept " .. round }
+        pcall(tx.transaction, tx, function()
+          tx:create_task{ user_id = user, title = "undone " .. round }
+          error("inner")
+        end)
+        assert.equal(round, tx:count_tasks{ user_id = user })
+        return round
+      end)
+      assert.equal(round, r)
+      pcall(db.transaction, db, function(tx)
+        tx:create_task{ user_id = user, title = "rolled back " .. round }
+        error("outer")
+      end)
+    end
+    assert.equal("kept 1,kept 2,kept 3,kept 4,kept 5", titles(user))
+    assert.equal(5, db:count_tasks{ user_id = user })
+    db:close()
+  end)
+end)
+
+describe("a connection lost inside a transaction #direct_only", function()
+  it("a connection lost BEFORE the transaction is re-established by it", function()
+    local user, app = helper.uid("txn-lost-before"), helper.uid("app-txn-lost-before")
+    local db = helper.connect{ application_name = app }
+    db:init_db()
+    H.terminate(app)
+    local r = db:transaction(function(tx)
+      tx:create_task{ user_id = user, title = "one" }
+      return "done"
+    end)
+    assert.equal("done", r)
+    assert.equal("one", titles(user))
+    assert.equal(1, db:info().reconnects)
+    db:close()
+  end)
+
+  it("makes every further call inside raise connection, commits nothing, and the handle reconnects after", function()
+    local user, app = helper.uid("txn-lost"), helper.uid("app-txn-lost")
+    local db = helper.connect{ application_name = app }
+    db:init_db()
+    local inside = {}
+    local ok, err = pcall(db.transaction, db, function(tx)
+      tx:create_task{ user_id = user, title = "before the loss" }
+      H.terminate(app)
+      local ok1, e1 = pcall(tx.create_task, tx, { user_id = user, title = "after the loss" })
+      inside[1] = ok1 or e1
+      local ok2, e2 = pcall(tx.get_tasks, tx, { user_id = user })
+      inside[2] = ok2 or e2
+      local ok3, e3 = pcall(tx.ping, tx)
+      inside[3] = ok3 or e3
+      return "returned normally"
+    end)
+    for i = 1, 3 do
+      assert.is_table(inside[i], "call " .. i .. " inside the broken transaction succeeded")
+      assert.equal("connection", inside[i].kind, tostring(inside[i]))
+    end
+    -- returning normally must not look like a commit
+    assert.is_false(ok)
+    assert.equal("connection", err.kind, tostring(err))
+    assert.equal(0, H.count(user))
+    assert.equal(0, db:info().transaction_depth)
+    -- after the transaction the handle reconnects
+    assert.is_table(db:create_task{ user_id = user, title = "after the transaction" })
+    assert.equal(1, db:info().reconnects)
+    assert.equal(1, H.count(user))
+    db:close()
+  end)
+
+  it("when the function re-raises the connection error, that error comes out and nothing is committed", function()
+    local user, app = helper.uid("txn-lost-2"), helper.uid("app-txn-lost-2")
+    local db = helper.connect{ application_name = app }
+    local ok, err = pcall(db.transaction, db, function(tx)
+      tx:create_task{ user_id = user, title = "before the loss" }
+      tx:transaction(function()
+        tx:create_task{ user_id = user, title = "in a savepoint" }
+        H.terminate(app)
+        tx:create_task{ user_id = user, title = "after the loss" }
+      end)
+    end)
+    assert.is_false(ok)
+    assert.equal("connection", err.kind, tostring(err))
+    assert.equal(0, H.count(user))
+    assert.equal(0, db:info().transaction_depth)
+    assert.is_true(db:ping())
+    assert.equal(1, db:info().reconnects)
+    db:close()
+  end)
+
+  it("a server restart inside a transaction: nothing committed, the handle works after", function()
+    local user, app = helper.uid("txn-restart"), helper.uid("app-txn-restart")
+    local db = helper.connect{ application_name = app }
+    local ok, err = pcall(db.transaction, db, function(tx)
+      tx:create_task{ user_id = user, title = "before the restart" }
+      H.pgctl("restart")
+      H.wait_for("server up", 30, H.server_up)
+      tx:create_task{ user_id = user, title = "after the restart" }
+    end)
+    H.ensure_up()
+    assert.is_false(ok)
+    assert.equal("connection", err.kind, tostring(err))
+    assert.equal(0, H.count(user))
+    assert.is_table(db:create_task{ user_id = user, title = "after" })
+    assert.equal(1, H.count(user))
+    db:close()
+  end)
+end)
+
+teardown(H.cleanup)
