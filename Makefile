@@ -105,7 +105,7 @@ valgrind: deps all
 asan: deps
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	  SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
-	@TASKDB_BUILD=build-asan ASAN_OPTIONS=detect_leaks=1 \
+	@TASKDB_BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=1 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/spec/support/lsan.supp sh spec/run.sh
 
 bench: deps all

@@ -10,6 +10,7 @@ libpq-dev postgresql postgresql-contrib pgbouncer libreadline-dev openssl
 valgrind tmux lua-posix"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
+    # shellcheck disable=SC2086  # one word per package
     echo "deps: not a Debian system (no dpkg-query); make sure these are" \
          "installed:" $PACKAGES >&2
     exit 0

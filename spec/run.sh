@@ -15,6 +15,7 @@
 #   TASKDB_VERBOSE   1: stream every TAP line, not just failures
 #   TASKDB_TEST_TIMEOUT  seconds allowed per C test / busted pass (default 900)
 # Full output of each step is kept in $BUILD/test-logs/.
+# shellcheck disable=SC2317  # functions run from traps look unreachable
 set -u
 
 PROJECT=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd -P)
@@ -63,6 +64,7 @@ interrupted() {
 publish_logs() {
     [ -n "$LOGDIR" ] && [ -d "$LOGDIR" ] || return 0
     rm -f "$LOGDIR/.pid" "$LOGDIR"/.rc-* "$LOGDIR"/.counts-*
+    chmod 755 "$LOGDIR"
     rm -rf "$LOGS"
     mv -T "$LOGDIR" "$LOGS" 2>/dev/null || rm -rf "$LOGDIR"
 }
@@ -125,6 +127,7 @@ run_ctest() {   # path
         p=0 f=1
         why="exit status $rc with no \`N passed, N failed\` line"
     else
+        # shellcheck disable=SC2086  # split "P passed, F failed" into words
         set -- $line
         p=$1 f=$3
         why=""
@@ -202,8 +205,9 @@ run_busted() {   # label exclude-tag url via-bouncer(0|1)
     JOB=$!
     wait "$JOB"
     JOB="" CHILD_PIDFILE=""
-    rc=$(cat "$LOGDIR/.rc-$label")
-    read -r p f s plan <"$counts"
+    rc=$(cat "$LOGDIR/.rc-$label" 2>/dev/null) || rc=1
+    read -r p f s plan <"$counts" 2>/dev/null
+    p=${p:-0} f=${f:-0} s=${s:-0} plan=${plan:-0}
     why=""
     case $rc in
         124|137) f=$((f + 1)) why="timed out after $TIMEOUT s" ;;

@@ -457,7 +457,8 @@ testenv_start() {
     mkdir -p "$TASKDB_TEST_SOCKDIR" "$TASKDB_TEST_BOUNCER_SOCKDIR" \
         "$TASKDB_TEST_DIR/bouncer" || return 1
     : >"$TASKDB_TEST_DIR/pg.log"
-    chmod 755 "$TASKDB_TEST_DIR"
+    # The directory stays mode 700 (mktemp): with trust on the socket, it is
+    # what keeps other local users out.
 
     if [ -n "$_te_pg" ]; then
         _te_make_tls || return 1
@@ -467,8 +468,7 @@ testenv_start() {
 
     if [ -n "$_te_pg" ]; then
         _te_pg_create || return 1
-        _te_sockq=$TASKDB_TEST_SOCKDIR
-        TASKDB_TEST_URL="postgresql:///$TASKDB_TEST_DB?host=$_te_sockq&port=$TASKDB_TEST_PGPORT&user=postgres"
+        TASKDB_TEST_URL="postgresql:///$TASKDB_TEST_DB?host=$TASKDB_TEST_SOCKDIR&port=$TASKDB_TEST_PGPORT&user=postgres"
         TASKDB_TEST_DIRECT_URL=$TASKDB_TEST_URL
         TASKDB_TEST_TCP_URL="postgresql://$TASKDB_TEST_USER:$TASKDB_TEST_PASSWORD@127.0.0.1:$TASKDB_TEST_PGPORT/$TASKDB_TEST_DB?sslmode=disable"
         TASKDB_TEST_TLS_HOST_URL="postgresql://$TASKDB_TEST_USER:$TASKDB_TEST_PASSWORD@localhost:$TASKDB_TEST_PGPORT/$TASKDB_TEST_DB"
