@@ -62,7 +62,7 @@ $(CORE_LIB): $(CORE_OBJ)
 # The loadable module: only luaopen_taskdb is exported; Lua's symbols come
 # from the interpreter that loads it.
 $(MODULE): $(BINDING_OBJ) $(CORE_LIB)
-	$(CC) -shared $(LDFLAGS) -Wl,--exclude-libs,ALL -o $@ $(BINDING_OBJ) $(CORE_LIB) $(PQ_LIB) -lpthread -lm
+	$(CC) -shared $(LDFLAGS) -Wl,--exclude-libs,ALL -Wl,-z,nodelete -o $@ $(BINDING_OBJ) $(CORE_LIB) $(PQ_LIB) -lpthread -lm
 
 # -Wl,-E exports Lua's API to C modules the host loads (cjson, lfs, ...).
 $(HOST): $(HOST_OBJ) $(BINDING_OBJ) $(CORE_LIB)

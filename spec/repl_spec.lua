@@ -190,6 +190,8 @@ describe("the REPL on a terminal", function()
     session:type('print("dropped")')
     session:wait_for('\n> print%("dropped"%)')
     session:key("C-c")
+    -- The fresh prompt must be up before typing, or keys race readline's reset.
+    session:wait_for('%^C\n>')
     session:line('print("kept")')
     local screen = session:wait_for("\nkept\n")
     assert.is_nil(screen:find("\ndropped\n"), "the interrupted line ran")

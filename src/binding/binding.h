@@ -21,10 +21,10 @@
 #define TDBL_ITERATOR   "taskdb.Iterator"
 #define TDBL_ERROR      "taskdb.Error"
 #define TDBL_NULL       "taskdb.null"
+#define TDBL_RESULT     "taskdb.Result"
 
 typedef struct tdbl_conn {
     tdb_conn *conn;       /* NULL once closed */
-    PGresult *pending;    /* a result being converted; freed by the next call or __gc */
 } tdbl_conn;
 
 /* What a method runs against: the connection, and the scope of a User handle. */
@@ -48,9 +48,13 @@ tdbl_conn *tdbl_checkopen(lua_State *L, int idx);      /* also raises `closed` *
 /* Arg 1 is a Connection or a User; raises otherwise, or if closed. */
 void tdbl_target_of(lua_State *L, tdbl_target *t);
 void tdbl_target_at(lua_State *L, int idx, tdbl_target *t);
-/* Frees a result left over from a raised conversion; keeps `res` until tdbl_done. */
-void tdbl_hold(tdbl_conn *c, PGresult *res);
-void tdbl_done(tdbl_conn *c);
+/*
+ * A per-call box ("taskdb.Result" userdata, pushed on the stack) that owns
+ * a PGresult while it is converted: if converting raises, the collector
+ * frees it; nothing else (a finalizer calling back into the handle) can.
+ */
+PGresult **tdbl_box(lua_State *L);
+void tdbl_unbox(PGresult **box);
 
 /* user.c */
 void tdbl_user_init(lua_State *L);

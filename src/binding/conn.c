@@ -55,21 +55,28 @@ void tdbl_target_at(lua_State *L, int idx, tdbl_target *t)
     }
     if (!t->c->conn)
         raise_closed(L);
-    tdbl_done(t->c);
 }
 
-void tdbl_hold(tdbl_conn *c, PGresult *res)
+static int result_gc(lua_State *L)
 {
-    if (c->pending)
-        PQclear(c->pending);
-    c->pending = res;
+    tdbl_unbox(luaL_checkudata(L, 1, TDBL_RESULT));
+    return 0;
 }
 
-void tdbl_done(tdbl_conn *c)
+/* Created empty before the statement runs: a memory error here leaks nothing. */
+PGresult **tdbl_box(lua_State *L)
 {
-    if (c->pending) {
-        PQclear(c->pending);
-        c->pending = NULL;
+    PGresult **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = NULL;
+    luaL_setmetatable(L, TDBL_RESULT);
+    return box;
+}
+
+void tdbl_unbox(PGresult **box)
+{
+    if (*box) {
+        PQclear(*box);
+        *box = NULL;
     }
 }
 
@@ -97,7 +104,6 @@ int tdbl_connect(lua_State *L)
     }
     c = lua_newuserdatauv(L, sizeof *c, 0);
     c->conn = NULL;
-    c->pending = NULL;
     luaL_setmetatable(L, TDBL_CONNECTION);
     c->conn = tdb_connect(&opts, &err);
     if (!c->conn)
@@ -114,7 +120,6 @@ static int conn_close(lua_State *L)
             tdbl_checkconn(L, 1);   /* raises: wrong self */
         return 0;
     }
-    tdbl_done(c);
     if (c->conn) {
         tdb_conn_close(c->conn);
         c->conn = NULL;
@@ -208,6 +213,11 @@ static const luaL_Reg conn_metamethods[] = {
 
 void tdbl_conn_init(lua_State *L)
 {
+    luaL_newmetatable(L, TDBL_RESULT);
+    lua_pushcfunction(L, result_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+
     luaL_newmetatable(L, TDBL_CONNECTION);
     luaL_setfuncs(L, conn_metamethods, 0);
     lua_newtable(L);

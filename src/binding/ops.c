@@ -9,40 +9,45 @@
 
 #include "binding.h"
 
-static int finish_task_or_nil(lua_State *L, tdbl_target *t, PGresult *res, const tdb_error *err)
+static int finish_task_or_nil(lua_State *L, PGresult **box, PGresult *res, const tdb_error *err)
 {
     if (!res)
         return tdbl_raise(L, err);
-    tdbl_hold(t->c, res);
+    *box = res;
     tdbl_push_task_or_nil(L, res);
-    tdbl_done(t->c);
+    tdbl_unbox(box);
     return 1;
 }
 
 static int conn_create_task(lua_State *L)
 {
     tdbl_target t;
+    PGresult **box;
     tdb_task_new task;
     tdb_error err;
     tdbl_target_of(L, &t);
     tdbl_check_table(L, 2, "create_task's argument");
     tdbl_read_new_task(L, 2, &task, 0);
-    return finish_task_or_nil(L, &t, tdb_task_create(t.c->conn, t.scopep, &task, &err), &err);
+    box = tdbl_box(L);
+    return finish_task_or_nil(L, box, tdb_task_create(t.c->conn, t.scopep, &task, &err), &err);
 }
 
 static int conn_get_task(lua_State *L)
 {
     tdbl_target t;
+    PGresult **box;
     tdb_error err;
     long long id;
     tdbl_target_of(L, &t);
     id = tdbl_check_id(L, 2);
-    return finish_task_or_nil(L, &t, tdb_task_get(t.c->conn, t.scopep, id, &err), &err);
+    box = tdbl_box(L);
+    return finish_task_or_nil(L, box, tdb_task_get(t.c->conn, t.scopep, id, &err), &err);
 }
 
 static int conn_update_task(lua_State *L)
 {
     tdbl_target t;
+    PGresult **box;
     tdb_task_patch patch;
     tdb_error err;
     long long id;
@@ -50,17 +55,20 @@ static int conn_update_task(lua_State *L)
     id = tdbl_check_id(L, 2);
     tdbl_check_table(L, 3, "update_task's changes");
     tdbl_read_patch(L, 3, &patch);
-    return finish_task_or_nil(L, &t, tdb_task_update(t.c->conn, t.scopep, id, &patch, &err), &err);
+    box = tdbl_box(L);
+    return finish_task_or_nil(L, box, tdb_task_update(t.c->conn, t.scopep, id, &patch, &err), &err);
 }
 
 static int conn_toggle_complete(lua_State *L)
 {
     tdbl_target t;
+    PGresult **box;
     tdb_error err;
     long long id;
     tdbl_target_of(L, &t);
     id = tdbl_check_id(L, 2);
-    return finish_task_or_nil(L, &t, tdb_task_toggle(t.c->conn, t.scopep, id, &err), &err);
+    box = tdbl_box(L);
+    return finish_task_or_nil(L, box, tdb_task_toggle(t.c->conn, t.scopep, id, &err), &err);
 }
 
 static int conn_delete_task(lua_State *L)
@@ -84,22 +92,22 @@ static int conn_get_tasks(lua_State *L)
     tdbl_target t;
     tdb_list_opts opts;
     tdb_error err;
-    PGresult *res;
+    PGresult **box, *res;
     int n;
     tdbl_target_of(L, &t);
     tdbl_read_list_opts(L, 2, &opts, 0);
-    res = tdb_task_list(t.c->conn, t.scopep, &opts, &err);
+    box = tdbl_box(L);
+    res = *box = tdb_task_list(t.c->conn, t.scopep, &opts, &err);
     if (!res)
         return tdbl_raise(L, &err);
-    tdbl_hold(t.c, res);
     tdbl_push_task_array(L, res);
     n = PQntuples(res);
     if (opts.limit > 0 && n == opts.limit) {
         tdbl_push_cursor(L, res, n - 1);
-        tdbl_done(t.c);
+        tdbl_unbox(box);
         return 2;
     }
-    tdbl_done(t.c);
+    tdbl_unbox(box);
     return 1;
 }
 
@@ -132,7 +140,7 @@ static int conn_create_tasks(lua_State *L)
     lua_Integer n;
     tdbl_target_of(L, &t);
     tdbl_check_table(L, 2, "create_tasks' argument");
-    n = luaL_len(L, 2);
+    n = (lua_Integer)lua_rawlen(L, 2);
     if (n < 0 || (size_t)n > ((size_t)1 << 40) / (sizeof *rows + sizeof *ids))
         return tdbl_raise_kind(L, TDB_INVALID, NULL, "create_tasks: too many rows");
     rows = lua_newuserdatauv(L, (size_t)n * (sizeof *rows + sizeof *ids) + 1, 0);

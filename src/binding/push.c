@@ -1,8 +1,8 @@
 /*
  * push.c — core results into Lua tables, pre-sized, typed from the
  * catalogue's own SELECT list (binary format: no text parsing).
- * May raise a memory error: callers keep the PGresult owned by the
- * connection handle (tdbl_hold) while these run.
+ * May raise a memory error: callers keep the PGresult owned by a
+ * per-call box (tdbl_box) while these run.
  */
 #include "binding.h"
 

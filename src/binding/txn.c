@@ -19,6 +19,7 @@ int tdbl_transaction(lua_State *L)
     if (tdb_conn_begin(t.c->conn, &err) != 0)
         return tdbl_raise(L, &err);
     base = lua_gettop(L);
+    luaL_checkstack(L, base + LUA_MINSTACK, "too many arguments to transaction");
     lua_pushvalue(L, 2);
     lua_pushvalue(L, 1);            /* fn(db, ...) */
     for (int i = 3; i <= base; i++)

@@ -7,6 +7,7 @@
  * time.  What may be retried is decided in one place, connect_retryable.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <stdio.h>
@@ -85,6 +86,18 @@ static int hosts_remote(const char *hosts)
     return 0;
 }
 
+/* "…: \"s3cr%zzet\"" → "…: \"***\"" */
+static void blank_quoted(char *line)
+{
+    char *open, *close;
+    char *p = line;
+    while ((open = strchr(p, '"')) != NULL && (close = strchr(open + 1, '"')) != NULL) {
+        memmove(open + 4, close, strlen(close) + 1);
+        memcpy(open + 1, "***", 3);
+        p = open + 5;
+    }
+}
+
 typedef struct url_facts {
     int remote;
     int has_sslmode;
@@ -103,8 +116,10 @@ static int inspect_url(const char *url, url_facts *facts, tdb_error *err)
     if (!opts) {
         char line[TDB_MESSAGE_MAX];
         tdb_copy_line(line, sizeof line, errmsg ? errmsg : "out of memory");
+        blank_quoted(line);   /* libpq quotes the offending token: it may be the password */
         tdb_error_set(err, errmsg ? TDB_CONFIG : TDB_NOMEM, NULL,
-                      "DATABASE_URL is not a valid PostgreSQL URI or key=value string: %s",
+                      "DATABASE_URL is not a valid PostgreSQL URI or key=value string: %s "
+                      "(percent-encode special characters in the password)",
                       line);
         tdb_error_scrub(err->message, NULL);
         PQfreemem(errmsg);
@@ -183,7 +198,7 @@ static void connect_sqlstate(const char *msg, char state[6])
     for (p = msg; p && (p = strstr(p, ":  ")) != NULL; p += 3) {
         const char *s = p + 3;
         int ok = 1;
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < 5 && ok; i++)
             if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')))
                 ok = 0;
         if (ok && s[5] == ':') {
@@ -241,7 +256,7 @@ static int wait_socket(PGconn *pg, int for_write, double deadline)
         int ms, r;
         if (left <= 0)
             return 0;
-        ms = (int)ceil(left * 1000.0);
+        ms = left * 1000.0 >= (double)INT_MAX ? INT_MAX : (int)ceil(left * 1000.0);
         r = poll(&pfd, 1, ms);
         if (r > 0)
             return 1;
@@ -325,17 +340,27 @@ static double jitter(void)
 }
 
 /* Which backend are we on?  A proxy answers the startup with its own key. */
-static void detect_proxy(tdb_conn *conn)
+/* Bounded by the connect deadline like the rest of connecting; -1 if it ran out. */
+static int detect_proxy(tdb_conn *conn, double deadline)
 {
-    PGresult *res = PQexecParams(conn->pg, tdb_sql_get(TDB_SQL_BACKEND_PID)->text,
-                                 0, NULL, NULL, NULL, NULL, 0);
-    conn->proxy = 0;
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-        conn->proxy = atoi(PQgetvalue(res, 0, 0)) != PQbackendPID(conn->pg);
-    PQclear(res);
+    PGconn *pg = conn->pg;
+    PGresult *res;
+    conn->proxy = 1;   /* until shown otherwise: unnamed statements are always safe */
+    if (!PQsendQueryParams(pg, tdb_sql_get(TDB_SQL_BACKEND_PID)->text, 0, NULL, NULL, NULL, NULL, 0))
+        return -1;
+    while (PQisBusy(pg)) {
+        if (wait_socket(pg, 0, deadline) <= 0 || !PQconsumeInput(pg))
+            return -1;
+    }
+    while ((res = PQgetResult(pg)) != NULL) {
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+            conn->proxy = atoi(PQgetvalue(res, 0, 0)) != PQbackendPID(pg);
+        PQclear(res);
+    }
+    return 0;
 }
 
-static void after_connect(tdb_conn *conn)
+static int after_connect(tdb_conn *conn, double deadline)
 {
     memset(conn->prepared, 0, sizeof conn->prepared);
     switch (conn->prepare_mode) {
@@ -344,11 +369,12 @@ static void after_connect(tdb_conn *conn)
     case TDB_PREPARE_AUTO:
         if (conn->pooler_host)
             conn->proxy = 1;
-        else
-            detect_proxy(conn);
+        else if (detect_proxy(conn, deadline) != 0)
+            return -1;
         conn->use_prepared = !conn->proxy;
         break;
     }
+    return 0;
 }
 
 /* Bounded retry: at most 1 + retries attempts, all inside connect_timeout. */
@@ -362,8 +388,14 @@ static int connect_with_retry(tdb_conn *conn, tdb_error *err)
         int retryable;
         double pause;
         conn->pg = connect_once(conn, deadline, err, &retryable);
+        if (conn->pg && after_connect(conn, deadline) != 0) {
+            tdb_error_set(err, TDB_TIMEOUT, NULL,
+                          "could not connect within connect_timeout (%g s): the server stopped answering",
+                          conn->connect_timeout);
+            tdb_conn_drop(conn);
+            break;
+        }
         if (conn->pg) {
-            after_connect(conn);
             tdb_error_clear(err);
             return 0;
         }

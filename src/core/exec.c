@@ -9,6 +9,7 @@
  * (PQcancel), which works unchanged through a transaction pooler.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -42,7 +43,7 @@ static int wait_result(PGconn *pg, double deadline)
             double left = deadline - tdb_now();
             if (left <= 0)
                 return 0;
-            ms = (int)ceil(left * 1000.0);
+            ms = left * 1000.0 >= (double)INT_MAX ? INT_MAX : (int)ceil(left * 1000.0);
         }
         r = poll(&pfd, 1, ms);
         if (r == 0)
@@ -111,7 +112,8 @@ static run_status collect(tdb_conn *conn, double deadline, PGresult **out)
     int timed_out = 0;
 
     for (;;) {
-        int r = wait_result(pg, timed_out ? 0 : deadline);
+        /* Once an answer is in, only the trailing ReadyForQuery is awaited: never cancel then. */
+        int r = wait_result(pg, (timed_out || keep) ? 0 : deadline);
         if (r == 0 && !timed_out) {
             double grace_end = tdb_now() + CANCEL_GRACE;
             timed_out = 1;
@@ -475,10 +477,18 @@ int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err)
     run_status st;
     if (PQputCopyEnd(conn->pg, abort_reason) != 1)
         return copy_lost(conn, err);
-    st = collect(conn, 0, &res);
+    st = collect(conn, conn->statement_timeout > 0 ? tdb_now() + conn->statement_timeout : 0, &res);
     if (st == RUN_OK) {
         PQclear(res);
         return 0;
+    }
+    if (st == RUN_TIMEOUT || st == RUN_TIMEOUT_LOST) {
+        PQclear(res);
+        if (conn->txn_depth > 0)
+            conn->txn_broken = st == RUN_TIMEOUT_LOST;
+        tdb_error_set(err, TDB_TIMEOUT, NULL,
+                      "copy: cancelled after statement_timeout (%g s)", conn->statement_timeout);
+        return -1;
     }
     if (st == RUN_SERVER_ERROR) {
         if (abort_reason) {
