@@ -49,4 +49,25 @@ describe("robustness", function()
     assert.equal(1, #ids)
     assert.equal(1, db:count_tasks{ user_id = u })
   end)
+
+  it("get_tasks returns results larger than its internal page in order, each row once", function()
+    local u = helper.uid("bigpage")
+    local rows = {}
+    for i = 1, 25000 do rows[i] = { user_id = u, title = "t" .. i } end
+    db:create_tasks(rows)
+    local all = db:get_tasks{ user_id = u }
+    assert.equal(25000, #all)
+    for i, t in ipairs(all) do assert.equal("t" .. i, t.title) end
+    local page, cursor = db:get_tasks{ user_id = u, limit = 20000 }
+    assert.equal(20000, #page)
+    assert.equal("t20000", page[20000].title)
+    local rest, none = db:get_tasks{ user_id = u, limit = 20000, after = cursor }
+    assert.equal(5000, #rest)
+    assert.equal("t20001", rest[1].title)
+    assert.is_nil(none)
+    local newest = db:get_tasks{ user_id = u, limit = 15000, desc = true }
+    assert.equal("t25000", newest[1].title)
+    assert.equal("t10001", newest[15000].title)
+    assert.same({}, db:get_tasks{ user_id = u, limit = 0 })
+  end)
 end)

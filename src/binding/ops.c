@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "binding.h"
 
@@ -86,29 +87,64 @@ static int conn_delete_task(lua_State *L)
     return 1;
 }
 
-/* Returns the page and, when the page is full, the cursor of the next one. */
+#define LIST_PAGE 10000
+
+/*
+ * Returns the rows and, when `limit` was reached, the cursor of the next
+ * page.  Large results are read in keyset pages of LIST_PAGE rows, so the
+ * server's result for one page, not for all of them, sits beside the Lua
+ * tables (each page is its own statement: a row is never seen twice).
+ */
 static int conn_get_tasks(lua_State *L)
 {
     tdbl_target t;
     tdb_list_opts opts;
     tdb_error err;
     PGresult **box, *res;
-    int n;
+    long long remaining;
+    lua_Integer count = 0;
+    int array = 0;
     tdbl_target_of(L, &t);
     tdbl_read_list_opts(L, 2, &opts, 0);
+    remaining = opts.limit;
     box = tdbl_box(L);
-    res = *box = tdb_task_list(t.c->conn, t.scopep, &opts, &err);
-    if (!res)
-        return tdbl_raise(L, &err);
-    tdbl_push_task_array(L, res);
-    n = PQntuples(res);
-    if (opts.limit > 0 && n == opts.limit) {
-        tdbl_push_cursor(L, res, n - 1);
+    for (;;) {
+        long long want = remaining < 0 || remaining > LIST_PAGE ? LIST_PAGE : remaining;
+        int n;
+        tdb_task last;
+        if (want == 0) {
+            if (!array)
+                lua_createtable(L, 0, 0);
+            return 1;
+        }
+        opts.limit = want;
+        res = *box = tdb_task_list(t.c->conn, t.scopep, &opts, &err);
+        if (!res)
+            return tdbl_raise(L, &err);
+        n = PQntuples(res);
+        if (!array) {
+            lua_createtable(L, n, 0);
+            array = lua_gettop(L);
+        }
+        tdbl_append_tasks(L, res, count);
+        count += n;
+        if (n < want) {
+            tdbl_unbox(box);
+            return 1;
+        }
+        if (remaining > 0 && (remaining -= n) == 0) {
+            tdbl_push_cursor(L, res, n - 1);
+            tdbl_unbox(box);
+            return 2;
+        }
+        if (tdb_task_row(res, n - 1, &last) != 0)
+            return tdbl_raise_kind(L, TDB_SCHEMA, NULL, "unexpected row layout");
+        memset(opts.after.created_at, 0, sizeof opts.after.created_at);
+        tdb_format_time(last.created_at, opts.after.created_at);
+        opts.after.id = last.id;
+        opts.has_after = 1;
         tdbl_unbox(box);
-        return 2;
     }
-    tdbl_unbox(box);
-    return 1;
 }
 
 static int conn_count_tasks(lua_State *L)

@@ -6,29 +6,69 @@
  */
 #include "binding.h"
 
-void tdbl_push_task(lua_State *L, const tdb_task *t)
+/*
+ * The seven field names, interned once per state in a registry array:
+ * rawgeti + rawset per field is much cheaper than lua_setfield's string
+ * lookup, and this runs for every row returned.
+ */
+static const char *const field_keys[TDB_COL_COUNT] = {
+    "id", "user_id", "title", "description", "completed", "created_at", "updated_at"
+};
+static const char keys_anchor = 0;
+
+static int push_keys(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &keys_anchor) == LUA_TTABLE)
+        return lua_gettop(L);
+    lua_pop(L, 1);
+    lua_createtable(L, TDB_COL_COUNT, 0);
+    for (int i = 0; i < TDB_COL_COUNT; i++) {
+        lua_pushstring(L, field_keys[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &keys_anchor);
+    return lua_gettop(L);
+}
+
+/* Stack: value on top; sets task[key #col] = value. */
+static void set_field(lua_State *L, int keys, int col)
+{
+    lua_rawgeti(L, keys, col + 1);
+    lua_insert(L, -2);
+    lua_rawset(L, -3);
+}
+
+static void push_task_keyed(lua_State *L, int keys, const tdb_task *t)
 {
     char when[TDB_TIME_MAX];
     size_t n;
-    lua_createtable(L, 0, 7);
+    lua_createtable(L, 0, TDB_COL_COUNT);
     lua_pushinteger(L, (lua_Integer)t->id);
-    lua_setfield(L, -2, "id");
+    set_field(L, keys, TDB_COL_ID);
     lua_pushlstring(L, t->user_id.ptr, t->user_id.len);
-    lua_setfield(L, -2, "user_id");
+    set_field(L, keys, TDB_COL_USER_ID);
     lua_pushlstring(L, t->title.ptr, t->title.len);
-    lua_setfield(L, -2, "title");
+    set_field(L, keys, TDB_COL_TITLE);
     if (t->description.ptr) {
         lua_pushlstring(L, t->description.ptr, t->description.len);
-        lua_setfield(L, -2, "description");
+        set_field(L, keys, TDB_COL_DESCRIPTION);
     }
     lua_pushboolean(L, t->completed);
-    lua_setfield(L, -2, "completed");
+    set_field(L, keys, TDB_COL_COMPLETED);
     n = tdb_format_time(t->created_at, when);
     lua_pushlstring(L, when, n);
-    lua_setfield(L, -2, "created_at");
+    set_field(L, keys, TDB_COL_CREATED_AT);
     n = tdb_format_time(t->updated_at, when);
     lua_pushlstring(L, when, n);
-    lua_setfield(L, -2, "updated_at");
+    set_field(L, keys, TDB_COL_UPDATED_AT);
+}
+
+void tdbl_push_task(lua_State *L, const tdb_task *t)
+{
+    int keys = push_keys(L);
+    push_task_keyed(L, keys, t);
+    lua_remove(L, keys);
 }
 
 static void decode(lua_State *L, const PGresult *res, int row, tdb_task *t)
@@ -51,14 +91,21 @@ void tdbl_push_task_or_nil(lua_State *L, const PGresult *res)
 
 void tdbl_push_task_array(lua_State *L, const PGresult *res)
 {
+    lua_createtable(L, PQntuples(res), 0);
+    tdbl_append_tasks(L, res, 0);
+}
+
+void tdbl_append_tasks(lua_State *L, const PGresult *res, lua_Integer offset)
+{
     int n = PQntuples(res);
-    lua_createtable(L, n, 0);
+    int keys = push_keys(L);
     for (int i = 0; i < n; i++) {
         tdb_task t;
         decode(L, res, i, &t);
-        tdbl_push_task(L, &t);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
+        push_task_keyed(L, keys, &t);
+        lua_rawseti(L, keys - 1, offset + i + 1);
     }
+    lua_pop(L, 1);
 }
 
 void tdbl_push_cursor(lua_State *L, const PGresult *res, int row)
