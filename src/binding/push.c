@@ -4,6 +4,8 @@
  * May raise a memory error: callers keep the PGresult owned by a
  * per-call box (tdbl_box) while these run.
  */
+#include <string.h>
+
 #include "binding.h"
 
 /*
@@ -31,43 +33,89 @@ static int push_keys(lua_State *L)
     return lua_gettop(L);
 }
 
-/* Stack: value on top; sets task[key #col] = value. */
-static void set_field(lua_State *L, int keys, int col)
+/* Pushes the key of column `col`; its value follows, then lua_rawset(L, -3). */
+static void key(lua_State *L, int keys, int col)
 {
     lua_rawgeti(L, keys, col + 1);
-    lua_insert(L, -2);
-    lua_rawset(L, -3);
 }
 
-static void push_task_keyed(lua_State *L, int keys, const tdb_task *t)
+/*
+ * Rows of one result often repeat a value: a user's list has one user_id,
+ * a task never updated has updated_at == created_at, a bulk insert shares
+ * one created_at.  Reusing the Lua string skips formatting and interning.
+ * The cached strings live in two stack slots owned by the caller.
+ */
+typedef struct row_cache {
+    int user_slot, time_slot;
+    tdb_str user;
+    int64_t time;
+    int has_user, has_time;
+} row_cache;
+
+static void push_time(lua_State *L, row_cache *cache, int64_t micros)
 {
     char when[TDB_TIME_MAX];
     size_t n;
-    lua_createtable(L, 0, TDB_COL_COUNT);
-    lua_pushinteger(L, (lua_Integer)t->id);
-    set_field(L, keys, TDB_COL_ID);
-    lua_pushlstring(L, t->user_id.ptr, t->user_id.len);
-    set_field(L, keys, TDB_COL_USER_ID);
-    lua_pushlstring(L, t->title.ptr, t->title.len);
-    set_field(L, keys, TDB_COL_TITLE);
-    if (t->description.ptr) {
-        lua_pushlstring(L, t->description.ptr, t->description.len);
-        set_field(L, keys, TDB_COL_DESCRIPTION);
+    if (cache && cache->has_time && cache->time == micros) {
+        lua_pushvalue(L, cache->time_slot);
+        return;
     }
+    n = tdb_format_time(micros, when);
+    lua_pushlstring(L, when, n);
+    if (cache) {
+        lua_copy(L, -1, cache->time_slot);
+        cache->time = micros;
+        cache->has_time = 1;
+    }
+}
+
+static void push_user(lua_State *L, row_cache *cache, tdb_str user)
+{
+    if (cache && cache->has_user && cache->user.len == user.len &&
+        memcmp(cache->user.ptr, user.ptr, user.len) == 0) {
+        lua_pushvalue(L, cache->user_slot);
+        return;
+    }
+    lua_pushlstring(L, user.ptr, user.len);
+    if (cache) {
+        lua_copy(L, -1, cache->user_slot);
+        cache->user = user;
+        cache->has_user = 1;
+    }
+}
+
+static void push_task_keyed(lua_State *L, int keys, const tdb_task *t, row_cache *cache)
+{
+    lua_createtable(L, 0, TDB_COL_COUNT);
+    key(L, keys, TDB_COL_ID);
+    lua_pushinteger(L, (lua_Integer)t->id);
+    lua_rawset(L, -3);
+    key(L, keys, TDB_COL_USER_ID);
+    push_user(L, cache, t->user_id);
+    lua_rawset(L, -3);
+    key(L, keys, TDB_COL_TITLE);
+    lua_pushlstring(L, t->title.ptr, t->title.len);
+    lua_rawset(L, -3);
+    if (t->description.ptr) {
+        key(L, keys, TDB_COL_DESCRIPTION);
+        lua_pushlstring(L, t->description.ptr, t->description.len);
+        lua_rawset(L, -3);
+    }
+    key(L, keys, TDB_COL_COMPLETED);
     lua_pushboolean(L, t->completed);
-    set_field(L, keys, TDB_COL_COMPLETED);
-    n = tdb_format_time(t->created_at, when);
-    lua_pushlstring(L, when, n);
-    set_field(L, keys, TDB_COL_CREATED_AT);
-    n = tdb_format_time(t->updated_at, when);
-    lua_pushlstring(L, when, n);
-    set_field(L, keys, TDB_COL_UPDATED_AT);
+    lua_rawset(L, -3);
+    key(L, keys, TDB_COL_CREATED_AT);
+    push_time(L, cache, t->created_at);
+    lua_rawset(L, -3);
+    key(L, keys, TDB_COL_UPDATED_AT);
+    push_time(L, cache, t->updated_at);
+    lua_rawset(L, -3);
 }
 
 void tdbl_push_task(lua_State *L, const tdb_task *t)
 {
     int keys = push_keys(L);
-    push_task_keyed(L, keys, t);
+    push_task_keyed(L, keys, t, NULL);
     lua_remove(L, keys);
 }
 
@@ -99,13 +147,18 @@ void tdbl_append_tasks(lua_State *L, const PGresult *res, lua_Integer offset)
 {
     int n = PQntuples(res);
     int keys = push_keys(L);
+    row_cache cache = { 0 };
+    lua_pushnil(L);
+    cache.user_slot = lua_gettop(L);
+    lua_pushnil(L);
+    cache.time_slot = lua_gettop(L);
     for (int i = 0; i < n; i++) {
         tdb_task t;
         decode(L, res, i, &t);
-        push_task_keyed(L, keys, &t);
+        push_task_keyed(L, keys, &t, &cache);
         lua_rawseti(L, keys - 1, offset + i + 1);
     }
-    lua_pop(L, 1);
+    lua_pop(L, 3);
 }
 
 void tdbl_push_cursor(lua_State *L, const PGresult *res, int row)

@@ -19,17 +19,29 @@ typedef struct copy_buf {
 } copy_buf;
 
 /* COPY text format: backslash, tab, newline and carriage return escaped. */
+static const char copy_escape[256] = {
+    ['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r',
+};
+
+/*
+ * Copies clean runs whole (strcspn is vectorized); only the rare special
+ * byte is handled alone.  Strings are NUL-terminated and NUL-free, as
+ * validation guarantees for every text the core sends.
+ */
 static size_t put_text(char *out, tdb_str s)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < s.len; i++) {
-        char ch = s.ptr[i];
-        switch (ch) {
-        case '\\': out[n++] = '\\'; out[n++] = '\\'; break;
-        case '\t': out[n++] = '\\'; out[n++] = 't'; break;
-        case '\n': out[n++] = '\\'; out[n++] = 'n'; break;
-        case '\r': out[n++] = '\\'; out[n++] = 'r'; break;
-        default:   out[n++] = ch;
+    size_t n = 0, i = 0;
+    while (i < s.len) {
+        size_t run = strcspn(s.ptr + i, "\\\t\n\r");
+        if (run > s.len - i)
+            run = s.len - i;
+        memcpy(out + n, s.ptr + i, run);
+        n += run;
+        i += run;
+        if (i < s.len) {
+            out[n++] = '\\';
+            out[n++] = copy_escape[(unsigned char)s.ptr[i]];
+            i++;
         }
     }
     return n;
