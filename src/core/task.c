@@ -252,30 +252,32 @@ static int64_t be64(const char *p)
     return (int64_t)u;
 }
 
-static tdb_str column_str(const PGresult *res, int row, int col)
-{
-    tdb_str s = { NULL, 0 };
-    if (!PQgetisnull(res, row, col)) {
-        s.ptr = PQgetvalue(res, row, col);
-        s.len = (size_t)PQgetlength(res, row, col);
-    }
-    return s;
-}
-
+/* Decodes one row; every fixed-width binary column is length-checked first. */
 int tdb_task_row(const PGresult *res, int row, tdb_task *t)
 {
+    const char *v[TDB_COL_COUNT];
+    int len[TDB_COL_COUNT];
     if (PQnfields(res) != TDB_COL_COUNT || PQfformat(res, TDB_COL_ID) != 1 ||
-        PQgetlength(res, row, TDB_COL_ID) != 8 ||
-        PQgetlength(res, row, TDB_COL_COMPLETED) != 1 ||
-        PQgetlength(res, row, TDB_COL_CREATED_AT) != 8 ||
-        PQgetlength(res, row, TDB_COL_UPDATED_AT) != 8)
+        row < 0 || row >= PQntuples(res))
         return -1;
-    t->id = (long long)be64(PQgetvalue(res, row, TDB_COL_ID));
-    t->user_id = column_str(res, row, TDB_COL_USER_ID);
-    t->title = column_str(res, row, TDB_COL_TITLE);
-    t->description = column_str(res, row, TDB_COL_DESCRIPTION);
-    t->completed = PQgetvalue(res, row, TDB_COL_COMPLETED)[0] != 0;
-    t->created_at = be64(PQgetvalue(res, row, TDB_COL_CREATED_AT));
-    t->updated_at = be64(PQgetvalue(res, row, TDB_COL_UPDATED_AT));
+    for (int c = 0; c < TDB_COL_COUNT; c++) {
+        v[c] = PQgetvalue(res, row, c);
+        len[c] = PQgetlength(res, row, c);
+    }
+    if (len[TDB_COL_ID] != 8 || len[TDB_COL_COMPLETED] != 1 ||
+        len[TDB_COL_CREATED_AT] != 8 || len[TDB_COL_UPDATED_AT] != 8)
+        return -1;
+    t->id = (long long)be64(v[TDB_COL_ID]);
+    t->user_id.ptr = v[TDB_COL_USER_ID];
+    t->user_id.len = (size_t)len[TDB_COL_USER_ID];
+    t->title.ptr = v[TDB_COL_TITLE];
+    t->title.len = (size_t)len[TDB_COL_TITLE];
+    /* Only a NULL and an empty string share length 0: ask only then. */
+    t->description.ptr = len[TDB_COL_DESCRIPTION] == 0 &&
+                         PQgetisnull(res, row, TDB_COL_DESCRIPTION) ? NULL : v[TDB_COL_DESCRIPTION];
+    t->description.len = (size_t)len[TDB_COL_DESCRIPTION];
+    t->completed = v[TDB_COL_COMPLETED][0] != 0;
+    t->created_at = be64(v[TDB_COL_CREATED_AT]);
+    t->updated_at = be64(v[TDB_COL_UPDATED_AT]);
     return 0;
 }
