@@ -16,15 +16,8 @@ local json = cjson.new and cjson.new() or cjson   -- settings stay private
 local USAGE = "usage: taskshell scripts/export.lua [user_id]\n"
   .. "  Writes the tasks of user_id (every user's without it) to stdout as JSON Lines.\n"
 
-local function fail(message)
-  io.stderr:write("export: ", tostring(message), "\n")
-  os.exit(1)
-end
-
-local function usage_error(message)
-  io.stderr:write("export: ", message, "\n", USAGE)
-  os.exit(1)
-end
+local cli = require("taskshell.cli").new("export", USAGE)
+local fail, usage_error = cli.fail, cli.usage_error
 
 -- lua-cjson escapes "/" as "\/" unless told not to; both are valid JSON,
 -- the unescaped form is easier to read and grep.

@@ -28,15 +28,8 @@ local BATCH = 10000
 local USAGE = "usage: taskshell scripts/import.lua [file]\n"
   .. "  Creates the tasks in file (JSON Lines; stdin without it, or with \"-\") in one transaction.\n"
 
-local function fail(message)
-  io.stderr:write("import: ", tostring(message), "\n")
-  os.exit(1)
-end
-
-local function usage_error(message)
-  io.stderr:write("import: ", message, "\n", USAGE)
-  os.exit(1)
-end
+local cli = require("taskshell.cli").new("import", USAGE)
+local fail, usage_error = cli.fail, cli.usage_error
 
 -- A private decoder instance, strict about what JSON is.
 local json = cjson.new and cjson.new() or cjson

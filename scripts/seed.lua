@@ -18,15 +18,8 @@ local BATCH = 10000
 local USAGE = "usage: taskshell scripts/seed.lua N [users]\n"
   .. "  Creates N demo tasks spread over users (default 10) users demo-user-1 .. demo-user-<users>.\n"
 
-local function fail(message)
-  io.stderr:write("seed: ", tostring(message), "\n")
-  os.exit(1)
-end
-
-local function usage_error(message)
-  io.stderr:write("seed: ", message, "\n", USAGE)
-  os.exit(1)
-end
+local cli = require("taskshell.cli").new("seed", USAGE)
+local fail, usage_error = cli.fail, cli.usage_error
 
 local clock
 do

@@ -33,7 +33,10 @@ static int conn_create_task(lua_State *L)
     return finish_task_or_nil(L, box, tdb_task_create(t.c->conn, t.scopep, &task, &err), &err);
 }
 
-static int conn_get_task(lua_State *L)
+/* get_task and toggle_complete: an id in, a task (or nil) out. */
+typedef PGresult *(*id_operation)(tdb_conn *, const tdb_str *, long long, tdb_error *);
+
+static int task_by_id(lua_State *L, id_operation op)
 {
     tdbl_target t;
     PGresult **box;
@@ -42,7 +45,12 @@ static int conn_get_task(lua_State *L)
     tdbl_target_of(L, &t);
     id = tdbl_check_id(L, 2);
     box = tdbl_box(L);
-    return finish_task_or_nil(L, box, tdb_task_get(t.c->conn, t.scopep, id, &err), &err);
+    return finish_task_or_nil(L, box, op(t.c->conn, t.scopep, id, &err), &err);
+}
+
+static int conn_get_task(lua_State *L)
+{
+    return task_by_id(L, tdb_task_get);
 }
 
 static int conn_update_task(lua_State *L)
@@ -62,14 +70,7 @@ static int conn_update_task(lua_State *L)
 
 static int conn_toggle_complete(lua_State *L)
 {
-    tdbl_target t;
-    PGresult **box;
-    tdb_error err;
-    long long id;
-    tdbl_target_of(L, &t);
-    id = tdbl_check_id(L, 2);
-    box = tdbl_box(L);
-    return finish_task_or_nil(L, box, tdb_task_toggle(t.c->conn, t.scopep, id, &err), &err);
+    return task_by_id(L, tdb_task_toggle);
 }
 
 static int conn_delete_task(lua_State *L)
