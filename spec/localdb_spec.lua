@@ -90,8 +90,8 @@ end
 describe("scripts/localdb.sh #direct_only", function()
   it("keeps its data between runs, socket only, as the invoking user or postgres", function()
     local dir, project = project_copy(nil)
+    finally(function() localdb(project, "stop"); helper.rmdir(dir) end)
     check_cluster(project, nil)
-    helper.rmdir(dir)
   end)
 
   it("works for an ordinary user too", function()
@@ -100,7 +100,7 @@ describe("scripts/localdb.sh #direct_only", function()
       return
     end
     local dir, project = project_copy("nobody")
+    finally(function() localdb(project, "stop", "nobody"); helper.rmdir(dir) end)
     check_cluster(project, "nobody")
-    helper.rmdir(dir)
   end)
 end)
