@@ -9,26 +9,7 @@ local H = require("spec.support.procs")   -- clocks, processes, locks, backends
 
 -- A server-side failure that validation cannot catch: a trigger rejecting
 -- rows with this title (only those), installed for this file.
-local POISON = "!!taskdb-txn-spec-poison!!"
-local function install_poison()
-  helper.psql([[
-    CREATE OR REPLACE FUNCTION public.taskdb_txn_spec_poison() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-      IF NEW.title = ']] .. POISON .. [[' THEN
-        RAISE EXCEPTION 'poisoned row rejected by the server';
-      END IF;
-      RETURN NEW;
-    END $$;
-    DROP TRIGGER IF EXISTS taskdb_txn_spec_poison ON public.tasks;
-    CREATE TRIGGER taskdb_txn_spec_poison BEFORE INSERT OR UPDATE ON public.tasks
-      FOR EACH ROW EXECUTE FUNCTION public.taskdb_txn_spec_poison();
-  ]])
-end
-local function remove_poison()
-  helper.psql("DROP TRIGGER IF EXISTS taskdb_txn_spec_poison ON public.tasks; " ..
-              "DROP FUNCTION IF EXISTS public.taskdb_txn_spec_poison()")
-end
+local POISON, install_poison, remove_poison = H.poison_trigger("txn")
 
 -- What the server has committed, seen from outside (never through the pooler).
 local function titles(user)

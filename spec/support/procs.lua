@@ -210,4 +210,32 @@ function H.count(user_id)
                               user_id .. "'"))
 end
 
+-- A server-side failure that validation cannot catch: a trigger, named by
+-- `tag`, that rejects rows carrying the returned title (only those).
+-- Returns title, install(), remove().
+function H.poison_trigger(tag)
+  local fn = "taskdb_" .. tag .. "_spec_poison"
+  local title = "!!taskdb-" .. tag .. "-spec-poison!!"
+  local function install()
+    helper.psql([[
+      CREATE OR REPLACE FUNCTION public.]] .. fn .. [[() RETURNS trigger
+      LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.title = ']] .. title .. [[' THEN
+          RAISE EXCEPTION 'poisoned row rejected by the server';
+        END IF;
+        RETURN NEW;
+      END $$;
+      DROP TRIGGER IF EXISTS ]] .. fn .. [[ ON public.tasks;
+      CREATE TRIGGER ]] .. fn .. [[ BEFORE INSERT OR UPDATE ON public.tasks
+        FOR EACH ROW EXECUTE FUNCTION public.]] .. fn .. [[();
+    ]])
+  end
+  local function remove()
+    helper.psql("DROP TRIGGER IF EXISTS " .. fn .. " ON public.tasks; " ..
+                "DROP FUNCTION IF EXISTS public." .. fn .. "()")
+  end
+  return title, install, remove
+end
+
 return H
