@@ -17,7 +17,7 @@ local USAGE = "usage: taskshell scripts/export.lua [user_id]\n"
   .. "  Writes the tasks of user_id (every user's without it) to stdout as JSON Lines.\n"
 
 local cli = require("taskshell.cli").new("export", USAGE)
-local fail, usage_error = cli.fail, cli.usage_error
+local fail = cli.fail
 
 -- lua-cjson escapes "/" as "\/" unless told not to; both are valid JSON,
 -- the unescaped form is easier to read and grep.
@@ -48,13 +48,7 @@ local function task_line(t)
     encode(t.created_at), encode(t.updated_at))
 end
 
-local args = { ... }
-if args[1] == "-h" or args[1] == "--help" then
-  io.stdout:write(USAGE)
-  os.exit(0)
-end
-if args[1] == "--" then table.remove(args, 1) end
-if #args > 1 then usage_error("too many arguments") end
+local args = cli.arguments({ ... }, 0, 1)
 local user_id = args[1]
 
 local ok, err = pcall(function()

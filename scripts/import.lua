@@ -29,7 +29,7 @@ local USAGE = "usage: taskshell scripts/import.lua [file]\n"
   .. "  Creates the tasks in file (JSON Lines; stdin without it, or with \"-\") in one transaction.\n"
 
 local cli = require("taskshell.cli").new("import", USAGE)
-local fail, usage_error = cli.fail, cli.usage_error
+local fail = cli.fail
 
 -- A private decoder instance, strict about what JSON is.
 local json = cjson.new and cjson.new() or cjson
@@ -126,13 +126,7 @@ end
 
 -- --- arguments and input ----------------------------------------------------
 
-local args = { ... }
-if args[1] == "-h" or args[1] == "--help" then
-  io.stdout:write(USAGE)
-  os.exit(0)
-end
-if args[1] == "--" then table.remove(args, 1) end
-if #args > 1 then usage_error("too many arguments") end
+local args = cli.arguments({ ... }, 0, 1)
 local path = args[1]
 
 local input, name

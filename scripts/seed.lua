@@ -33,13 +33,7 @@ local function whole_number(s)
   return math.tointeger(tonumber(s))
 end
 
-local args = { ... }
-if args[1] == "-h" or args[1] == "--help" then
-  io.stdout:write(USAGE)
-  os.exit(0)
-end
-if #args < 1 then usage_error("N is required") end
-if #args > 2 then usage_error("too many arguments") end
+local args = cli.arguments({ ... }, 1, 2, "N is required")
 local n = whole_number(args[1])
 if not n then usage_error("N must be a whole number, not " .. string.format("%q", args[1])) end
 local users = 10
