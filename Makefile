@@ -109,7 +109,7 @@ asan: deps
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/spec/support/lsan.supp sh spec/run.sh
 
 bench: deps all
-	@sh bench/run.sh
+	@TASKDB_BUILD=$(BUILD) sh bench/run.sh
 
 # The core never sees Lua; the host never sees libpq.
 check:

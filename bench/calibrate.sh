@@ -15,13 +15,7 @@
 # all is what the baseline spends on standing in for 200 users.
 set -eu
 
-HERE=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd -P)
-PROJECT=$(dirname -- "$HERE")
-cd "$PROJECT"
-BUILD=${TASKDB_BUILD:-build}
-TASKSHELL="$PROJECT/$BUILD/taskshell"
-case $BUILD in /*) TASKSHELL="$BUILD/taskshell" ;; esac
-SQLDUMP="$(dirname -- "$TASKSHELL")/taskdb-sql"
+. "$(dirname -- "$0")/paths.sh"
 REPS=${1:-5}
 
 if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then

@@ -12,12 +12,7 @@
 # Instruction counts are exact and repeatable, unlike times on a shared VM.
 set -eu
 
-HERE=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd -P)
-PROJECT=$(dirname -- "$HERE")
-cd "$PROJECT"
-BUILD=${TASKDB_BUILD:-build}
-TASKSHELL="$PROJECT/$BUILD/taskshell"
-case $BUILD in /*) TASKSHELL="$BUILD/taskshell" ;; esac
+. "$(dirname -- "$0")/paths.sh"
 OUTDIR="$(dirname -- "$TASKSHELL")/bench-profile"
 [ -x "$TASKSHELL" ] || { echo "profile: $TASKSHELL is missing; run make first" >&2; exit 1; }
 command -v valgrind >/dev/null 2>&1 || { echo "profile: valgrind is not installed" >&2; exit 1; }

@@ -15,13 +15,7 @@
 # kept in $TASKDB_BUILD/bench-last/.
 set -eu
 
-HERE=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd -P)
-PROJECT=$(dirname -- "$HERE")
-cd "$PROJECT"
-BUILD=${TASKDB_BUILD:-build}
-TASKSHELL="$PROJECT/$BUILD/taskshell"
-case $BUILD in /*) TASKSHELL="$BUILD/taskshell" ;; esac
-SQLDUMP="$(dirname -- "$TASKSHELL")/taskdb-sql"
+. "$(dirname -- "$0")/paths.sh"
 SEED=${BENCH_SEED:-42}
 
 for f in "$TASKSHELL" "$SQLDUMP"; do
