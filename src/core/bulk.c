@@ -1,11 +1,21 @@
 /*
- * bulk.c — many tasks in one transaction, through COPY.
+ * bulk.c — many tasks in one transaction, through binary COPY.
  *
- * Ids are drawn from the table's sequence first (one statement), so COPY
- * can carry them and the caller gets them back in input order; the rows
- * then stream as COPY text in large chunks.  All rows are validated before
- * anything is sent; the whole batch commits or nothing does.
+ * All rows are validated before anything is sent; the whole batch commits
+ * or nothing does.  Ids come back in input order, found one of two ways:
+ *
+ *  - Usually the rows take ids from the column default during COPY (as
+ *    psql's \copy would).  The sequence's last value `mark`, read before
+ *    COPY, and this session's last id `last`, read after, prove which:
+ *    every id handed out after the read is above `mark`, ours are n
+ *    distinct increasing values in (mark, last], so when last - mark == n
+ *    they are exactly mark+1 .. last, in row order.  That needs step 1 and
+ *    no session cache, which the mark query checks.
+ *  - If another session drew an id in between (or the proof cannot hold),
+ *    the batch is rolled back and redone with ids drawn first (one
+ *    statement) and carried by COPY.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,78 +23,97 @@
 
 #define COPY_CHUNK (256 * 1024)
 
-typedef struct copy_buf {
-    char *data;
-    size_t len;
-} copy_buf;
+/* PGCOPY signature, flags, header extension length. */
+static const char copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+static const char copy_trailer[2] = "\377\377";
 
-/* COPY text format: backslash, tab, newline and carriage return escaped. */
-static const char copy_escape[256] = {
-    ['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r',
-};
-
-/*
- * Copies clean runs whole (strcspn is vectorized); only the rare special
- * byte is handled alone.  Strings are NUL-terminated and NUL-free, as
- * validation guarantees for every text the core sends.
- */
-static size_t put_text(char *out, tdb_str s)
+static char *put_u16(char *p, unsigned v)
 {
-    size_t n = 0, i = 0;
-    while (i < s.len) {
-        size_t run = strcspn(s.ptr + i, "\\\t\n\r");
-        if (run > s.len - i)
-            run = s.len - i;
-        memcpy(out + n, s.ptr + i, run);
-        n += run;
-        i += run;
-        if (i < s.len) {
-            out[n++] = '\\';
-            out[n++] = copy_escape[(unsigned char)s.ptr[i]];
-            i++;
-        }
-    }
-    return n;
+    p[0] = (char)(v >> 8);
+    p[1] = (char)v;
+    return p + 2;
 }
 
-static size_t put_id(char *out, long long id)
+static char *put_u32(char *p, uint32_t v)
 {
-    char tmp[24];
-    size_t n = 0, k = 0;
-    unsigned long long u = (unsigned long long)id;
-    do {
-        tmp[k++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    while (k)
-        out[n++] = tmp[--k];
-    return n;
+    p[0] = (char)(v >> 24);
+    p[1] = (char)(v >> 16);
+    p[2] = (char)(v >> 8);
+    p[3] = (char)v;
+    return p + 4;
 }
 
-/* Worst case: every byte escaped, plus the id, separators and flags. */
+static char *put_u64(char *p, uint64_t v)
+{
+    return put_u32(put_u32(p, (uint32_t)(v >> 32)), (uint32_t)v);
+}
+
+static char *put_text(char *p, tdb_str s)
+{
+    p = put_u32(p, (uint32_t)s.len);
+    memcpy(p, s.ptr, s.len);
+    return p + s.len;
+}
+
+/* Field count, then each field as length and bytes (-1: NULL). */
 static size_t row_bound(const tdb_task_new *t)
 {
-    return 2 * (t->user_id.len + t->title.len + t->description.len) + 48;
+    return 2 + (4 + 8) + (4 + t->user_id.len) + (4 + t->title.len) +
+           (4 + t->description.len) + (4 + 1);
 }
 
-static size_t put_row(char *out, long long id, const tdb_task_new *t)
+static size_t put_row(char *out, const long long *id, const tdb_task_new *t)
 {
-    size_t n = put_id(out, id);
-    out[n++] = '\t';
-    n += put_text(out + n, t->user_id);
-    out[n++] = '\t';
-    n += put_text(out + n, t->title);
-    out[n++] = '\t';
-    if (t->description.ptr) {
-        n += put_text(out + n, t->description);
-    } else {
-        out[n++] = '\\';
-        out[n++] = 'N';
+    char *p = put_u16(out, id ? 5 : 4);
+    if (id)
+        p = put_u64(put_u32(p, 8), (uint64_t)*id);
+    p = put_text(p, t->user_id);
+    p = put_text(p, t->title);
+    p = t->description.ptr ? put_text(p, t->description) : put_u32(p, UINT32_MAX);
+    p = put_u32(p, 1);
+    *p++ = t->completed > 0;
+    return (size_t)(p - out);
+}
+
+/* One int8 from a one-row binary result; 0 when the value is NULL. */
+static int result_int8(PGresult *res, long long *v)
+{
+    const unsigned char *b;
+    uint64_t u = 0;
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || PQgetlength(res, 0, 0) != 8)
+        return 0;
+    b = (const unsigned char *)PQgetvalue(res, 0, 0);
+    for (int i = 0; i < 8; i++)
+        u = (u << 8) | b[i];
+    *v = (long long)u;
+    return 1;
+}
+
+/* 1: `mark` is usable (see the top of the file); 0: it is not; -1: error. */
+static int id_mark(tdb_conn *c, long long *mark, tdb_error *err)
+{
+    PGresult *res = tdb_conn_exec(c, TDB_SQL_ID_MARK, NULL, err);
+    int known;
+    if (!res)
+        return -1;
+    known = result_int8(res, mark);
+    PQclear(res);
+    return known;
+}
+
+static int last_id(tdb_conn *c, long long *last, tdb_error *err)
+{
+    PGresult *res = tdb_conn_exec(c, TDB_SQL_LAST_ID, NULL, err);
+    int known;
+    if (!res)
+        return -1;
+    known = result_int8(res, last);
+    PQclear(res);
+    if (!known) {
+        tdb_error_set(err, TDB_DATABASE, NULL, "create_tasks: the server returned no id");
+        return -1;
     }
-    out[n++] = '\t';
-    out[n++] = t->completed > 0 ? 't' : 'f';
-    out[n++] = '\n';
-    return n;
+    return 0;
 }
 
 static int draw_ids(tdb_conn *c, size_t n, long long *ids, tdb_error *err)
@@ -115,19 +144,21 @@ static int draw_ids(tdb_conn *c, size_t n, long long *ids, tdb_error *err)
     return rc;
 }
 
+/* `ids` NULL: the rows take the column default. */
 static int stream_rows(tdb_conn *c, const tdb_task_new *rows, size_t n,
                        const long long *ids, tdb_error *err)
 {
     char *buf = malloc(COPY_CHUNK);
-    size_t used = 0;
+    size_t used = sizeof copy_header;
     int rc = 0;
     if (!buf) {
         tdb_error_set(err, TDB_NOMEM, NULL, "not enough memory");
         return -1;
     }
+    memcpy(buf, copy_header, sizeof copy_header);
     for (size_t i = 0; i < n && rc == 0; i++) {
         size_t need = row_bound(&rows[i]);
-        if (used + need > COPY_CHUNK && used > 0) {
+        if (used + need > COPY_CHUNK) {
             rc = tdb_conn_copy_put(c, buf, used, err);
             used = 0;
         }
@@ -137,12 +168,53 @@ static int stream_rows(tdb_conn *c, const tdb_task_new *rows, size_t n,
             rc = -1;
         }
         if (rc == 0)
-            used += put_row(buf + used, ids[i], &rows[i]);
+            used += put_row(buf + used, ids ? &ids[i] : NULL, &rows[i]);
     }
-    if (rc == 0 && used > 0)
+    if (rc == 0 && used + sizeof copy_trailer > COPY_CHUNK) {
         rc = tdb_conn_copy_put(c, buf, used, err);
+        used = 0;
+    }
+    if (rc == 0) {
+        memcpy(buf + used, copy_trailer, sizeof copy_trailer);
+        rc = tdb_conn_copy_put(c, buf, used + sizeof copy_trailer, err);
+    }
     free(buf);
     return rc;
+}
+
+static int copy_rows(tdb_conn *c, const tdb_task_new *rows, size_t n, const long long *ids,
+                     tdb_error *err)
+{
+    tdb_error tmp;
+    if (tdb_conn_copy_begin(c, ids ? TDB_SQL_COPY_IN_IDS : TDB_SQL_COPY_IN, err) != 0)
+        return -1;
+    if (stream_rows(c, rows, n, ids, err) != 0) {
+        if (tdb_conn_txn_depth(c) > 0 && err->kind != TDB_CONNECTION)
+            tdb_conn_copy_end(c, "create_tasks aborted", &tmp);
+        return -1;
+    }
+    return tdb_conn_copy_end(c, NULL, err);
+}
+
+/* 1: the rows were written and `ids` filled; 0: rolled back, ids unknown; -1: error. */
+static int copy_with_default_ids(tdb_conn *c, const tdb_task_new *rows, size_t n,
+                                 long long *ids, tdb_error *err)
+{
+    long long mark, last;
+    int known = id_mark(c, &mark, err);
+    if (known <= 0)
+        return known;
+    if (copy_rows(c, rows, n, NULL, err) != 0 || last_id(c, &last, err) != 0)
+        return -1;
+    if (last <= mark || (unsigned long long)last - (unsigned long long)mark != n) {
+        /* Another session drew ids meanwhile: ours are not known.  Start over. */
+        if (tdb_conn_rollback(c, err) != 0 || tdb_conn_begin(c, err) != 0)
+            return -1;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        ids[i] = mark + 1 + (long long)i;
+    return 1;
 }
 
 int tdb_task_create_many(tdb_conn *c, const tdb_str *scope, tdb_task_new *rows, size_t n,
@@ -160,16 +232,15 @@ int tdb_task_create_many(tdb_conn *c, const tdb_str *scope, tdb_task_new *rows, 
         return 0;
     if (tdb_conn_begin(c, err) != 0)
         return -1;
-    if (draw_ids(c, n, ids, err) != 0)
-        goto rollback;
-    if (tdb_conn_copy_begin(c, TDB_SQL_COPY_IN, err) != 0)
-        goto rollback;
-    if (stream_rows(c, rows, n, ids, err) != 0) {
-        if (tdb_conn_txn_depth(c) > 0 && err->kind != TDB_CONNECTION)
-            tdb_conn_copy_end(c, "create_tasks aborted", &tmp);
+    switch (copy_with_default_ids(c, rows, n, ids, err)) {
+    case 1:
+        return tdb_conn_commit(c, err);
+    case 0:
+        break;
+    default:
         goto rollback;
     }
-    if (tdb_conn_copy_end(c, NULL, err) != 0)
+    if (draw_ids(c, n, ids, err) != 0 || copy_rows(c, rows, n, ids, err) != 0)
         goto rollback;
     return tdb_conn_commit(c, err);
 

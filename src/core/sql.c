@@ -64,12 +64,27 @@ static const char sql_count_all[] =
 static const char sql_count_user[] =
     "SELECT count(*) FROM public.tasks WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2)";
 
-/* Bulk: ids are taken first so COPY can carry them and they come back in input order. */
+/*
+ * Bulk.  Rows normally take their ids from the column default inside COPY;
+ * the sequence's last value read before and this session's last value
+ * after tell which ids they got (see bulk.c).  The mark is NULL when that
+ * proof cannot hold (a step or cache other than 1, or no right to read the
+ * sequence): then ids are drawn first and COPY carries them.
+ */
+#define ID_SEQUENCE "pg_get_serial_sequence('public.tasks', 'id')"
+static const char sql_id_mark[] =
+    "SELECT CASE WHEN q.seqincrement = 1 AND q.seqcache = 1"
+    " AND has_sequence_privilege(q.seqrelid, 'USAGE, SELECT')"
+    " THEN pg_sequence_last_value(q.seqrelid) END "
+    "FROM pg_catalog.pg_sequence q WHERE q.seqrelid = " ID_SEQUENCE "::regclass";
+static const char sql_last_id[] = "SELECT currval(" ID_SEQUENCE ")";
 static const char sql_next_ids[] =
-    "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence('public.tasks', 'id')::regclass AS seq) "
+    "WITH s AS MATERIALIZED (SELECT " ID_SEQUENCE "::regclass AS seq) "
     "SELECT nextval(s.seq) FROM s, generate_series(1, $1::integer)";
 static const char sql_copy_in[] =
-    "COPY public.tasks (id, user_id, title, description, completed) FROM STDIN";
+    "COPY public.tasks (user_id, title, description, completed) FROM STDIN (FORMAT binary)";
+static const char sql_copy_in_ids[] =
+    "COPY public.tasks (id, user_id, title, description, completed) FROM STDIN (FORMAT binary)";
 
 /* One row per column the layer needs, plus what init_db would create. */
 static const char sql_schema_inspect[] =
@@ -140,8 +155,11 @@ static const tdb_sql catalog[TDB_SQL_STMT_COUNT] = {
     [TDB_SQL_LIST_USER_DESC_AFTER] = { "list_user_desc_after", sql_list_user_desc_after, 5, 1, 1, 1 },
     [TDB_SQL_COUNT_ALL]   = { "count_all",   sql_count_all,            1, 1, 1, 1 },
     [TDB_SQL_COUNT_USER]  = { "count_user",  sql_count_user,           2, 1, 1, 1 },
+    [TDB_SQL_ID_MARK]     = { "id_mark",     sql_id_mark,              0, 1, 1, 0 },
+    [TDB_SQL_LAST_ID]     = { "last_id",     sql_last_id,              0, 1, 1, 0 },
     [TDB_SQL_NEXT_IDS]    = { "next_ids",    sql_next_ids,             1, 0, 1, 0 },
     [TDB_SQL_COPY_IN]     = { "copy_in",     sql_copy_in,              0, 0, 0, 0 },
+    [TDB_SQL_COPY_IN_IDS] = { "copy_in_ids", sql_copy_in_ids,          0, 0, 0, 0 },
     [TDB_SQL_SCHEMA_INSPECT] = { "schema_inspect", sql_schema_inspect, 0, 1, 0, 0 },
     [TDB_SQL_SCHEMA_LOCK]    = { "schema_lock",    sql_schema_lock,    0, 0, 0, 0 },
     [TDB_SQL_CREATE_TABLE]   = { "create_table",   sql_create_table,   0, 0, 0, 0 },
