@@ -75,6 +75,11 @@ $(BUILD)/ctest/%: spec/c/%.c spec/c/ctest.h $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PQ_INC) -Isrc/core -Ispec/c $< -o $@ $(LDFLAGS) $(CORE_LIB) $(PQ_LIB) -lpthread -lm
 
+# The host's allocator is plain C: its test needs neither Lua nor libpq.
+$(BUILD)/ctest/test_alloc: spec/c/test_alloc.c spec/c/ctest.h src/host/alloc.c src/host/alloc.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc/host -Ispec/c spec/c/test_alloc.c src/host/alloc.c -o $@ $(LDFLAGS)
+
 $(BUILD)/hangd: spec/support/hangd.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)

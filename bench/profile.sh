@@ -30,9 +30,10 @@ DATABASE_URL="postgresql:///bench?host=$BENCH_SOCK&user=postgres"
 export DATABASE_URL
 "$TASKSHELL" -e 'local db = require("taskdb").connect(); db:init_db(); db:close()'
 "$PSQL" -X -q -v ON_ERROR_STOP=1 -d bench <<'EOF'
-INSERT INTO public.tasks (user_id, title, description)
-SELECT 'bench-user-' || (g % 200), 'task ' || g, 'benchmark description ' || repeat('0', 38)
-FROM generate_series(0, 19999) AS g ORDER BY g;
+-- One transaction per task in W1, so every row has its own created_at.
+INSERT INTO public.tasks (user_id, title, description, created_at, updated_at)
+SELECT 'bench-user-' || (g % 200), 'task ' || g, 'benchmark description ' || repeat('0', 38), ts, ts
+FROM (SELECT g, clock_timestamp() AS ts FROM generate_series(0, 19999) AS g) s ORDER BY g;
 INSERT INTO public.tasks (user_id, title, description)
 SELECT 'bench-bulk', 'task ' || g, 'benchmark description ' || repeat('0', 38)
 FROM generate_series(0, 99999) AS g ORDER BY g;
@@ -54,6 +55,7 @@ total_ir() { sed -n 's/^totals: *//p; s/^summary: *//p' "$1" | head -n 1; }
 for op in "$@"; do
     n=$(count_of "$op")
     for k in 0 "$n"; do
+        TASKSHELL_ALLOC=${TASKSHELL_ALLOC:-pool} \
         valgrind --tool=callgrind --callgrind-out-file="$OUTDIR/cg.$op.$k" \
             "$TASKSHELL" "$HERE/profile.lua" "$op" "$k" >/dev/null 2>"$OUTDIR/valgrind.$op.$k.log"
     done

@@ -145,6 +145,28 @@ describe("taskshell options", function()
     assert.matches("Lua warning: careful", r.err)
   end)
 
+  it("keeps warnings off until @on, joins a warning's pieces, and @off silences them again", function()
+    local r = run("-e " .. q('warn("hidden"); warn("@on"); warn("one ", "warning"); ' ..
+                            'warn("@unknown"); warn("@off"); warn("hidden too")'))
+    assert.are.equal(0, r.code)
+    assert.are.equal("Lua warning: one warning\n", r.err)
+  end)
+
+  it("runs scripts that churn through many small objects (the host's allocator)", function()
+    local r = run("-e " .. q([[
+      local keep = {}
+      for round = 1, 20 do
+        local t = {}
+        for i = 1, 20000 do t[i] = { id = i, s = ("x"):rep(i % 300), n = tostring(i) } end
+        keep[round % 3] = t
+        for i = 1, 20000, 997 do assert(t[i].id == i and #t[i].s == i % 300) end
+      end
+      collectgarbage()
+      print(#keep[1], #keep[2], #keep[0])]]))
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal("20000\t20000\t20000\n", r.out)
+  end)
+
   it("runs LUA_INIT first, and -E ignores it", function()
     local r = run("-e " .. q("print(x)"), { env = "-u LUA_INIT_5_4 LUA_INIT='x = 42'" })
     assert.are.equal("42\n", r.out)

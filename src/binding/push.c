@@ -9,34 +9,40 @@
 #include "binding.h"
 
 /*
- * The seven field names, interned once per state in a registry array:
- * rawgeti + rawset per field is much cheaper than lua_setfield's string
- * lookup, and this runs for every row returned.
+ * The seven field names, interned once per state in a registry array and
+ * pushed onto the stack once per call: lua_pushvalue + rawset per field is
+ * much cheaper than lua_setfield's string lookup (or a rawgeti per key),
+ * and this runs for every row returned.
  */
 static const char *const field_keys[TDB_COL_COUNT] = {
     "id", "user_id", "title", "description", "completed", "created_at", "updated_at"
 };
 static const char keys_anchor = 0;
 
+/* Pushes the TDB_COL_COUNT keys in column order; returns the first one's index. */
 static int push_keys(lua_State *L)
 {
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &keys_anchor) == LUA_TTABLE)
-        return lua_gettop(L);
-    lua_pop(L, 1);
-    lua_createtable(L, TDB_COL_COUNT, 0);
-    for (int i = 0; i < TDB_COL_COUNT; i++) {
-        lua_pushstring(L, field_keys[i]);
-        lua_rawseti(L, -2, i + 1);
+    luaL_checkstack(L, TDB_COL_COUNT + 8, "too many nested results");
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &keys_anchor) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_createtable(L, TDB_COL_COUNT, 0);
+        for (int i = 0; i < TDB_COL_COUNT; i++) {
+            lua_pushstring(L, field_keys[i]);
+            lua_rawseti(L, -2, i + 1);
+        }
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &keys_anchor);
     }
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &keys_anchor);
-    return lua_gettop(L);
+    for (int i = 0; i < TDB_COL_COUNT; i++)
+        lua_rawgeti(L, -1 - i, i + 1);
+    lua_remove(L, -1 - TDB_COL_COUNT);
+    return lua_gettop(L) - TDB_COL_COUNT + 1;
 }
 
 /* Pushes the key of column `col`; its value follows, then lua_rawset(L, -3). */
 static void key(lua_State *L, int keys, int col)
 {
-    lua_rawgeti(L, keys, col + 1);
+    lua_pushvalue(L, keys + col);
 }
 
 /*
@@ -116,7 +122,8 @@ void tdbl_push_task(lua_State *L, const tdb_task *t)
 {
     int keys = push_keys(L);
     push_task_keyed(L, keys, t, NULL);
-    lua_remove(L, keys);
+    lua_replace(L, keys);
+    lua_settop(L, keys);
 }
 
 static void decode(lua_State *L, const PGresult *res, int row, tdb_task *t)
@@ -158,7 +165,7 @@ void tdbl_append_tasks(lua_State *L, const PGresult *res, lua_Integer offset)
         push_task_keyed(L, keys, &t, &cache);
         lua_rawseti(L, keys - 1, offset + i + 1);
     }
-    lua_pop(L, 3);
+    lua_settop(L, keys - 1);
 }
 
 void tdbl_push_cursor(lua_State *L, const PGresult *res, int row)

@@ -4,13 +4,16 @@
  * taskshell.c is the interpreter (options, scripts, error reporting);
  * setup.c prepares a fresh state (taskdb preloaded, the project's lua/
  * directory on package.path, the small `taskshell.host` helper module);
- * repl.c is the interactive loop.  Everything here runs on the one
+ * repl.c is the interactive loop; state.c makes the state on alloc.c's
+ * allocator.  Everything here runs on the one
  * lua_State that main creates; nothing returned needs freeing by the caller.
  */
 #ifndef TASKSHELL_HOST_H
 #define TASKSHELL_HOST_H
 
 #include "lua.h"
+
+#include "alloc.h"
 
 #if !defined(TASKSHELL_VERSION)
 #define TASKSHELL_VERSION "unknown"
@@ -28,6 +31,10 @@ int host_report(lua_State *L, int status, const char *progname);
 
 /* Pushes one line: taskshell's version, taskdb's and Lua's. */
 void host_push_version(lua_State *L);
+
+/* A new state on `a` (which must outlive it), with a panic handler and
+ * warnings off until "@on", as luaL_newstate would set up.  NULL: no memory. */
+lua_State *host_newstate(host_alloc *a);
 
 /* After luaL_openlibs: preload taskdb and taskshell.host, and put the
  * project's lua/ directory first on package.path.  `ignore_env` is -E. */

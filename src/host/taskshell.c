@@ -361,13 +361,15 @@ static int pmain(lua_State *L) {
 
 int main(int argc, char **argv) {
   int status, result;
-  lua_State *L = luaL_newstate();
+  host_alloc *alloc = host_alloc_new();
+  lua_State *L = alloc ? host_newstate(alloc) : NULL;
   if (argv[0] && argv[0][0]) {
     const char *slash = strrchr(argv[0], '/');
     progname = slash ? slash + 1 : argv[0];
   }
   if (L == NULL) {
     l_message(progname, "cannot create state: not enough memory");
+    host_alloc_delete(alloc);
     return EXIT_FAILURE;
   }
   lua_pushcfunction(L, pmain);
@@ -377,5 +379,6 @@ int main(int argc, char **argv) {
   result = lua_toboolean(L, -1);
   report(L, status);
   lua_close(L);
+  host_alloc_delete(alloc);
   return (result && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
 }
