@@ -380,6 +380,21 @@ describe("taskdb API", function()
       for _, t in ipairs(b_tasks) do assert.are.equal(bob, found[t.id]) end
     end)
 
+    it("gives every row its own values where neighbours repeat or nearly repeat them", function()
+      local user = helper.uid("list-repeats")
+      local descs = { "same text", "same text", "same texT", nil, "", "", "same text", nil, "other" }
+      local made = {}
+      for i = 1, 9 do
+        made[i] = db:create_task{ user_id = user, title = "r" .. i, description = descs[i] }
+      end
+      local list = db:get_tasks{ user_id = user }
+      assert.are.equal(9, #list)
+      for i = 1, 9 do
+        assert.are.same(made[i], list[i])
+        assert.are.equal(descs[i], list[i].description, "row " .. i)
+      end
+    end)
+
     it("returns an empty array for a user with no tasks", function()
       local list = db:get_tasks{ user_id = helper.uid("nobody") }
       assert.are.same({}, list)

@@ -47,15 +47,20 @@ static void key(lua_State *L, int keys, int col)
 
 /*
  * Rows of one result often repeat a value: a user's list has one user_id,
- * a task never updated has updated_at == created_at, a bulk insert shares
- * one created_at.  Reusing the Lua string skips formatting and interning.
- * The cached strings live in two stack slots owned by the caller.
+ * many tasks share a description (often ""), a task never updated has
+ * updated_at == created_at, a bulk insert shares one created_at.  Reusing
+ * the previous row's Lua string skips formatting, hashing and allocating.
+ * The cached strings live in stack slots owned by the caller.
  */
+typedef struct cached_text {
+    int slot, has;
+    tdb_str text;
+} cached_text;
+
 typedef struct row_cache {
-    int user_slot, time_slot;
-    tdb_str user;
+    cached_text user, description;
+    int time_slot, has_time;
     int64_t time;
-    int has_user, has_time;
 } row_cache;
 
 static void push_time(lua_State *L, row_cache *cache, int64_t micros)
@@ -75,18 +80,18 @@ static void push_time(lua_State *L, row_cache *cache, int64_t micros)
     }
 }
 
-static void push_user(lua_State *L, row_cache *cache, tdb_str user)
+static void push_text(lua_State *L, cached_text *cache, tdb_str text)
 {
-    if (cache && cache->has_user && cache->user.len == user.len &&
-        memcmp(cache->user.ptr, user.ptr, user.len) == 0) {
-        lua_pushvalue(L, cache->user_slot);
+    if (cache && cache->has && cache->text.len == text.len &&
+        memcmp(cache->text.ptr, text.ptr, text.len) == 0) {
+        lua_pushvalue(L, cache->slot);
         return;
     }
-    lua_pushlstring(L, user.ptr, user.len);
+    lua_pushlstring(L, text.ptr, text.len);
     if (cache) {
-        lua_copy(L, -1, cache->user_slot);
-        cache->user = user;
-        cache->has_user = 1;
+        lua_copy(L, -1, cache->slot);
+        cache->text = text;
+        cache->has = 1;
     }
 }
 
@@ -97,14 +102,14 @@ static void push_task_keyed(lua_State *L, int keys, const tdb_task *t, row_cache
     lua_pushinteger(L, (lua_Integer)t->id);
     lua_rawset(L, -3);
     key(L, keys, TDB_COL_USER_ID);
-    push_user(L, cache, t->user_id);
+    push_text(L, cache ? &cache->user : NULL, t->user_id);
     lua_rawset(L, -3);
     key(L, keys, TDB_COL_TITLE);
     lua_pushlstring(L, t->title.ptr, t->title.len);
     lua_rawset(L, -3);
     if (t->description.ptr) {
         key(L, keys, TDB_COL_DESCRIPTION);
-        lua_pushlstring(L, t->description.ptr, t->description.len);
+        push_text(L, cache ? &cache->description : NULL, t->description);
         lua_rawset(L, -3);
     }
     key(L, keys, TDB_COL_COMPLETED);
@@ -156,7 +161,9 @@ void tdbl_append_tasks(lua_State *L, const PGresult *res, lua_Integer offset)
     int keys = push_keys(L);
     row_cache cache = { 0 };
     lua_pushnil(L);
-    cache.user_slot = lua_gettop(L);
+    cache.user.slot = lua_gettop(L);
+    lua_pushnil(L);
+    cache.description.slot = lua_gettop(L);
     lua_pushnil(L);
     cache.time_slot = lua_gettop(L);
     for (int i = 0; i < n; i++) {
