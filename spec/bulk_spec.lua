@@ -222,34 +222,58 @@ describe("create_tasks", function()
   end)
 end)
 
+-- statement_timeout covers the whole COPY, the rows' sending included: a
+-- server that stops reading (here: a trigger sleeping on one row) cannot
+-- hold the call past it.
+describe("create_tasks under statement_timeout while the rows are sent", function()
+  local SLEEP, install_sleep, remove_sleep = H.sleep_trigger("bulk", 8)
+  lazy_setup(function()
+    helper.connect():init_db()
+    install_sleep()
+  end)
+  lazy_teardown(remove_sleep)
+
+  it("is cancelled on time, writes nothing, and keeps the connection", function()
+    local user = helper.uid("bulk-slow-reader")
+    local tdb = helper.connect{ statement_timeout = 1 }
+    local pid = tdb:info().backend_pid
+    -- 20,000 rows of 500 characters: far more than the socket buffers hold
+    local list = titles_batch(user, 20000, "slow ")
+    local desc = string.rep("d", 500)
+    for _, row in ipairs(list) do row.description = desc end
+    list[5].title = SLEEP
+    local elapsed, ok, e = H.timed(tdb.create_tasks, tdb, list)
+    assert.is_false(ok)
+    assert.equal("timeout", e.kind, tostring(e))
+    assert.is_true(elapsed < 5, "took " .. elapsed .. " s")
+    assert.equal(0, H.count(user))
+    assert.equal(0, tdb:info().transaction_depth)
+    list[5].title = "not sleeping"
+    assert.equal(20000, #tdb:create_tasks(list))
+    assert.equal(20000, H.count(user))
+    assert.equal(0, tdb:info().reconnects)
+    assert.equal(pid, tdb:info().backend_pid)
+    helper.psql("DELETE FROM public.tasks WHERE user_id = '" .. user .. "'")
+    tdb:close()
+  end)
+end)
+
 -- create_tasks lets COPY take ids from the column default and proves which
 -- ids the rows got from the sequence's value before and after (src/core/bulk.c).
 -- These specs break that proof on purpose: the ids must still be right.
 describe("create_tasks ids", function()
   local db
-  local STEAL = "!!taskdb-bulk-spec-steal!!"
   local SEQ = "pg_get_serial_sequence('public.tasks', 'id')"
+  -- a row with this title makes its inserting session draw one more id
+  local STEAL, install_steal, remove_steal =
+    H.title_trigger("bulk", "steal", "PERFORM nextval(" .. SEQ .. ")")
   lazy_setup(function()
     db = helper.connect()
     db:init_db()
-    -- a row with this title makes its inserting session draw one more id
-    helper.psql([[
-      CREATE OR REPLACE FUNCTION public.taskdb_bulk_spec_steal() RETURNS trigger
-      LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.title = ']] .. STEAL .. [[' THEN
-          PERFORM nextval(]] .. SEQ .. [[);
-        END IF;
-        RETURN NEW;
-      END $$;
-      DROP TRIGGER IF EXISTS taskdb_bulk_spec_steal ON public.tasks;
-      CREATE TRIGGER taskdb_bulk_spec_steal BEFORE INSERT ON public.tasks
-        FOR EACH ROW EXECUTE FUNCTION public.taskdb_bulk_spec_steal();
-    ]])
+    install_steal()
   end)
   lazy_teardown(function()
-    helper.psql("DROP TRIGGER IF EXISTS taskdb_bulk_spec_steal ON public.tasks; " ..
-                "DROP FUNCTION IF EXISTS public.taskdb_bulk_spec_steal()")
+    remove_steal()
     if db then db:close() end
   end)
 

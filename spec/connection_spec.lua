@@ -573,6 +573,40 @@ describe("a backend that stops answering mid-session #direct_only", function()
     db:close()
   end)
 
+  it("a bulk write frozen while its rows are sent: bounded, nothing written, the handle reconnects", function()
+    local user, app = helper.uid("frozen-bulk"), helper.uid("app-frozen-bulk")
+    local SLEEP, install_sleep, remove_sleep = H.sleep_trigger("conn", 8)
+    install_sleep()
+    local db = helper.connect{ statement_timeout = 1.5, application_name = app }
+    db:init_db()
+    stopped = db:info().backend_pid
+    -- once the backend sits in the trigger's sleep (inside COPY), freeze it
+    local frozen = H.tmpfile("frozen")
+    os.execute("for i in $(seq 1 150); do " ..
+      "if [ \"$(" .. H.psql_bin .. " -X -A -t -d " .. H.shq(H.direct_url()) .. " -c " ..
+      H.shq("SELECT count(*) FROM pg_stat_activity WHERE pid = " .. stopped ..
+            " AND wait_event = 'PgSleep'") .. ")\" = 1 ]; then " ..
+      "kill -STOP " .. stopped .. "; echo frozen > " .. H.shq(frozen) .. "; exit 0; fi; " ..
+      "sleep 0.02; done >/dev/null 2>&1 &")
+    local list, desc = {}, string.rep("d", 500)
+    for i = 1, 20000 do list[i] = { user_id = user, title = "frozen " .. i, description = desc } end
+    list[5].title = SLEEP
+    local elapsed, ok, e = H.timed(db.create_tasks, db, list)
+    local was_frozen = H.readfile(frozen) ~= nil
+    thaw()
+    remove_sleep()
+    assert.is_true(was_frozen, "the backend was never frozen")
+    assert.is_false(ok)
+    assert.equal("timeout", e.kind, tostring(e))
+    assert.matches("dropped", e.message)
+    assert.is_true(elapsed < 6, "took " .. elapsed .. " s")
+    H.wait_for("the frozen backend to exit", 15, function() return H.backends(app) == 0 end)
+    assert.equal(0, H.count(user))
+    assert.is_table(db:create_task{ user_id = user, title = "next" })
+    assert.equal(1, db:info().reconnects)
+    db:close()
+  end)
+
   it("a write: bounded, reported as of unknown outcome, and never applied twice", function()
     local user, app = helper.uid("frozen-write"), helper.uid("app-frozen-write")
     local db = helper.connect{ statement_timeout = 0.5, application_name = app }

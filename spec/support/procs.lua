@@ -210,19 +210,19 @@ function H.count(user_id)
                               user_id .. "'"))
 end
 
--- A server-side failure that validation cannot catch: a trigger, named by
--- `tag`, that rejects rows carrying the returned title (only those).
--- Returns title, install(), remove().
-function H.poison_trigger(tag)
-  local fn = "taskdb_" .. tag .. "_spec_poison"
-  local title = "!!taskdb-" .. tag .. "-spec-poison!!"
+-- A BEFORE INSERT OR UPDATE trigger, named by `tag` and `kind`, that runs
+-- the PL/pgSQL statement `action` for rows carrying the returned title (only
+-- those).  Returns title, install(), remove().
+function H.title_trigger(tag, kind, action)
+  local fn = "taskdb_" .. tag .. "_spec_" .. kind
+  local title = "!!taskdb-" .. tag .. "-spec-" .. kind .. "!!"
   local function install()
     helper.psql([[
       CREATE OR REPLACE FUNCTION public.]] .. fn .. [[() RETURNS trigger
       LANGUAGE plpgsql AS $$
       BEGIN
         IF NEW.title = ']] .. title .. [[' THEN
-          RAISE EXCEPTION 'poisoned row rejected by the server';
+          ]] .. action .. [[;
         END IF;
         RETURN NEW;
       END $$;
@@ -236,6 +236,18 @@ function H.poison_trigger(tag)
                 "DROP FUNCTION IF EXISTS public." .. fn .. "()")
   end
   return title, install, remove
+end
+
+-- A server-side failure that validation cannot catch: rows carrying the
+-- returned title are rejected by a trigger.  Returns title, install(), remove().
+function H.poison_trigger(tag)
+  return H.title_trigger(tag, "poison", "RAISE EXCEPTION 'poisoned row rejected by the server'")
+end
+
+-- A server that stops reading mid-statement: inserting a row carrying the
+-- returned title sleeps `seconds` first.  Returns title, install(), remove().
+function H.sleep_trigger(tag, seconds)
+  return H.title_trigger(tag, "sleep", "PERFORM pg_sleep(" .. seconds .. ")")
 end
 
 return H

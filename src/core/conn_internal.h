@@ -29,6 +29,9 @@ struct tdb_conn {
     int proxy;                  /* backend key is not the backend's: a pooler */
     unsigned char prepared[TDB_SQL_STMT_COUNT];
 
+    double copy_deadline;       /* statement_timeout of the COPY under way (0: none) */
+    int copy_cancelled;         /* that COPY was cancelled while sending its data */
+
     int goodbye;                /* the server sent FATAL outside a statement */
     int txn_depth;
     int txn_broken;             /* the connection died inside the transaction */

@@ -434,9 +434,18 @@ int tdb_conn_commit(tdb_conn *conn, tdb_error *err)
     return 0;
 }
 
+/*
+ * COPY's statement_timeout runs from the COPY statement to the server's
+ * answer after the last row, as it would on the server.  The data is sent
+ * in non-blocking mode and waited for with poll, so a server that stops
+ * reading (hung, or frozen) cannot hold the caller past it.
+ */
 int tdb_conn_copy_begin(tdb_conn *conn, tdb_sql_id id, tdb_error *err)
 {
-    PGresult *res = tdb_conn_exec(conn, id, NULL, err);
+    PGresult *res;
+    conn->copy_deadline = conn->statement_timeout > 0 ? tdb_now() + conn->statement_timeout : 0;
+    conn->copy_cancelled = 0;
+    res = tdb_conn_exec(conn, id, NULL, err);
     if (!res)
         return -1;
     if (PQresultStatus(res) != PGRES_COPY_IN) {
@@ -459,15 +468,92 @@ static int copy_lost(tdb_conn *conn, tdb_error *err)
     return -1;
 }
 
+/*
+ * Sends what libpq holds, waiting for the socket until `deadline` (<= 0:
+ * no limit).  Input is read meanwhile, as libpq asks of non-blocking
+ * callers, so a server sending notices cannot deadlock the two sides.
+ * 1: all sent; 0: the deadline came first; -1: the connection failed.
+ */
+static int flush_until(PGconn *pg, double deadline)
+{
+    struct pollfd pfd;
+    pfd.fd = PQsocket(pg);
+    pfd.events = POLLOUT | POLLIN;
+    for (;;) {
+        int ms = -1, r = PQflush(pg);
+        if (r <= 0)
+            return r == 0 ? 1 : -1;
+        if (deadline > 0) {
+            double left = deadline - tdb_now();
+            if (left <= 0)
+                return 0;
+            ms = left * 1000.0 >= (double)INT_MAX ? INT_MAX : (int)ceil(left * 1000.0);
+        }
+        r = poll(&pfd, 1, ms);
+        if (r == 0)
+            return 0;
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if ((pfd.revents & POLLIN) && !PQconsumeInput(pg))
+            return -1;
+    }
+}
+
+/*
+ * statement_timeout passed while the server was not taking the data: cancel
+ * the COPY.  A live server then reads and discards the rest, so the
+ * connection stays usable; one that takes nothing even within the grace
+ * period is given up, and the transaction with it.
+ */
+static int copy_timed_out(tdb_conn *conn, tdb_error *err)
+{
+    PGconn *pg = conn->pg;
+    double grace_end = tdb_now() + CANCEL_GRACE;
+    cancel_bounded(pg, CANCEL_GRACE);
+    conn->copy_cancelled = 1;
+    if (flush_until(pg, grace_end) != 1) {
+        if (conn->txn_depth > 0)
+            conn->txn_broken = 1;
+        tdb_conn_drop(conn);
+        tdb_error_set(err, TDB_TIMEOUT, NULL,
+                      "copy: the server took no data within statement_timeout (%g s) nor after "
+                      "the cancel; the connection was dropped and nothing was written",
+                      conn->statement_timeout);
+        return -1;
+    }
+    PQsetnonblocking(pg, 0);
+    tdb_error_set(err, TDB_TIMEOUT, NULL, "copy: cancelled after statement_timeout (%g s)",
+                  conn->statement_timeout);
+    return -1;
+}
+
 int tdb_conn_copy_put(tdb_conn *conn, const char *data, size_t len, tdb_error *err)
 {
+    PGconn *pg = conn->pg;
+    int full = 0;
+    if (!pg || PQsetnonblocking(pg, 1) != 0)
+        return copy_lost(conn, err);
     while (len > 0) {
         int chunk = len > (1 << 30) ? (1 << 30) : (int)len;
-        if (PQputCopyData(conn->pg, data, chunk) != 1)
+        int r = PQputCopyData(pg, data, chunk);
+        if (r < 0 || (r == 0 && full))   /* full twice: libpq cannot grow its buffer */
             return copy_lost(conn, err);
-        data += chunk;
-        len -= (size_t)chunk;
+        full = r == 0;
+        if (r == 1) {
+            data += chunk;
+            len -= (size_t)chunk;
+        }
+        /* Sent before more is encoded: libpq's buffer must not grow with the batch. */
+        r = flush_until(pg, conn->copy_deadline);
+        if (r < 0)
+            return copy_lost(conn, err);
+        if (r == 0)
+            return copy_timed_out(conn, err);
     }
+    PQsetnonblocking(pg, 0);
     return 0;
 }
 
@@ -475,9 +561,26 @@ int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err)
 {
     PGresult *res = NULL;
     run_status st;
+    if (!conn->pg) {   /* dropped while sending the data */
+        tdb_error_set(err, TDB_CONNECTION, NULL, "copy: the connection was dropped");
+        return -1;
+    }
     if (PQputCopyEnd(conn->pg, abort_reason) != 1)
         return copy_lost(conn, err);
-    st = collect(conn, conn->statement_timeout > 0 ? tdb_now() + conn->statement_timeout : 0, &res);
+    if (conn->copy_cancelled) {
+        /* Cancelled already: wait out the grace period for the answer, never cancel twice. */
+        if (wait_result(conn->pg, tdb_now() + CANCEL_GRACE) != 1) {
+            tdb_conn_drop(conn);
+            if (conn->txn_depth > 0)
+                conn->txn_broken = 1;
+            tdb_error_set(err, TDB_TIMEOUT, NULL,
+                          "copy: no answer after the cancel; the connection was dropped");
+            return -1;
+        }
+        st = collect(conn, 0, &res);
+    } else {
+        st = collect(conn, conn->copy_deadline, &res);
+    }
     if (st == RUN_OK) {
         PQclear(res);
         return 0;
