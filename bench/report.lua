@@ -117,6 +117,13 @@ row("list", 0.8, nil)
 row("update", 1.0, 1.25)
 row("toggle", 1.0, 1.25)
 row("delete", 1.0, 1.25)
+-- The ratio of each run's own pair (the two sides ran back to back): how
+-- far machine noise moved the figure between runs.
+for _, name in ipairs({ "create", "get", "list", "update", "toggle", "delete" }) do
+  local td, pg, each = values["td." .. name .. ".ops"], values["pg." .. name .. ".ops"], {}
+  for i = 1, math.min(td and #td or 0, pg and #pg or 0) do each[i] = fmt_x(td[i] / pg[i]) end
+  if #each > 1 then p("  %-6s ratio run by run: %s", name, table.concat(each, " ")) end
+end
 p("")
 
 local function line(label, value, target, ok)

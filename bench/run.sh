@@ -4,6 +4,7 @@
 # same-run pgbench baseline on the very statements the core sends.
 #
 #   sh bench/run.sh                 full run (3 runs per figure, ~3-5 minutes)
+#   BENCH_RUNS=5 sh bench/run.sh    more runs per figure (medians; for a noisy machine)
 #   BENCH_QUICK=1 sh bench/run.sh   smoke run: 1 run, counts / 10
 #
 # Environment: TASKDB_BUILD (build directory, default `build`), BENCH_PGBIN
@@ -25,7 +26,7 @@ done
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
     QUICK=1 RUNS=1 N=2000 NLIST=200 NBULK=10000 NSINGLE=2000 NOTHER=100000 STARTUP_RUNS=5
 else
-    QUICK=0 RUNS=3 N=20000 NLIST=2000 NBULK=100000 NSINGLE=20000 NOTHER=1000000 STARTUP_RUNS=20
+    QUICK=0 RUNS=${BENCH_RUNS:-3} N=20000 NLIST=2000 NBULK=100000 NSINGLE=20000 NOTHER=1000000 STARTUP_RUNS=20
 fi
 BULK_USER=bench-bulk
 

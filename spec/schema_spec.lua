@@ -280,6 +280,45 @@ describe("schema #direct_only", function()
       end)
     end
 
+    it("raises kind schema naming id when the table has no columns at all, and alters nothing", function()
+      reset("CREATE TABLE public.tasks ()")
+      local db <close> = taskdb.connect(url_of(dbname))
+      local e = helper.expect_error("schema", false, db.init_db, db)
+      assert.matches("no column id", e.message, 1, true)
+      assert.are.equal("", columns(dbname))
+      assert.are.equal("", index_columns(dbname))
+    end)
+
+    it("raises kind schema naming id when id has no default (ids could not be drawn)", function()
+      reset("CREATE TABLE public.tasks (id bigint PRIMARY KEY, "
+        .. "user_id varchar(255) NOT NULL, title varchar(200) NOT NULL, description varchar(1000), "
+        .. "completed boolean NOT NULL DEFAULT false, created_at timestamptz NOT NULL DEFAULT now(), "
+        .. "updated_at timestamptz NOT NULL DEFAULT now())")
+      local before_cols = columns(dbname)
+      local db <close> = taskdb.connect(url_of(dbname))
+      local e = helper.expect_error("schema", false, db.init_db, db)
+      assert.matches("tasks.id has no default", e.message, 1, true)
+      assert.are.equal(before_cols, columns(dbname))
+      assert.are.equal("id", index_columns(dbname))
+    end)
+
+    it("accepts a bigserial id and text columns, and adds only the missing indexes", function()
+      reset("CREATE TABLE public.tasks (id bigserial PRIMARY KEY, "
+        .. "user_id text NOT NULL, title text NOT NULL, description text, "
+        .. "completed boolean NOT NULL DEFAULT false, created_at timestamptz NOT NULL DEFAULT now(), "
+        .. "updated_at timestamptz NOT NULL DEFAULT now()); "
+        .. "CREATE INDEX tasks_created_idx ON public.tasks (created_at, id)")
+      local before_cols = columns(dbname)
+      local db <close> = taskdb.connect(url_of(dbname))
+      assert.is_true(db:init_db())
+      assert.are.equal(before_cols, columns(dbname))
+      assert.are.equal("created_at,id;id;user_id,created_at,id", index_columns(dbname))
+      local one = db:create_task{ user_id = "serial", title = "one" }
+      local ids = db:create_tasks{ { user_id = "serial", title = "two" }, { user_id = "serial", title = "three" } }
+      assert.are.same({ one.id + 1, one.id + 2 }, ids)
+      assert.is_true(db:init_db())
+    end)
+
     it("raises kind schema when public.tasks is a view, and leaves the view", function()
       reset("CREATE VIEW public.tasks AS SELECT 1::bigint AS id, 'u'::varchar AS user_id, "
         .. "'t'::varchar AS title, NULL::varchar AS description, false AS completed, "

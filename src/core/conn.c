@@ -521,13 +521,15 @@ static int server_hung_up(tdb_conn *conn)
     return 0;
 }
 
-int tdb_conn_ensure_live(tdb_conn *conn, tdb_error *err)
+int tdb_conn_ensure_live(tdb_conn *conn, int probe, tdb_error *err)
 {
     if (conn->txn_broken) {
         tdb_error_set(err, TDB_CONNECTION, NULL,
                       "the connection was lost inside this transaction; the server rolled it back");
         return -1;
     }
+    if (conn->pg && !probe && !conn->goodbye && PQstatus(conn->pg) == CONNECTION_OK)
+        return 0;
     if (conn->pg && !server_hung_up(conn))
         return 0;
     if (conn->txn_depth > 0) {

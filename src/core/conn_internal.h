@@ -44,9 +44,11 @@ double tdb_now(void);
 /*
  * Makes conn->pg usable: connects if there is none, or the server closed
  * it since the last call.  Inside a transaction it marks the transaction
- * broken instead and fails.
+ * broken instead and fails.  `probe` 0 skips asking the socket (a system
+ * call) and trusts what libpq already knows: for statements that are
+ * safely resent when the connection turns out to be gone.
  */
-int tdb_conn_ensure_live(tdb_conn *conn, tdb_error *err);
+int tdb_conn_ensure_live(tdb_conn *conn, int probe, tdb_error *err);
 
 /* Drops the PGconn (the next call reconnects). */
 void tdb_conn_drop(tdb_conn *conn);

@@ -256,7 +256,9 @@ PGresult *tdb_conn_exec(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
     }
     for (attempt = 0; attempt < 3; attempt++) {
         run_status st;
-        if (tdb_conn_ensure_live(conn, err) != 0)
+        /* A read outside a transaction is resent if the connection was gone: no probe first. */
+        int probe = !(sql->is_read && conn->txn_depth == 0 && attempt == 0);
+        if (tdb_conn_ensure_live(conn, probe, err) != 0)
             return NULL;
         st = run_once(conn, id, params, &res);
         switch (st) {
@@ -412,7 +414,7 @@ int tdb_conn_commit(tdb_conn *conn, tdb_error *err)
         return rc;
     }
     /* Lost before COMMIT is sent: certainly rolled back.  Lost after: unknown. */
-    if (tdb_conn_ensure_live(conn, err) != 0) {
+    if (tdb_conn_ensure_live(conn, 1, err) != 0) {
         txn_pop(conn);
         return -1;
     }

@@ -24,7 +24,7 @@ static const column_rule rules[] = {
 typedef struct schema_state {
     int table;                  /* a relation named public.tasks exists */
     char relkind[4];
-    int indexes;                /* how many of ours exist */
+    int indexes;                /* both of ours exist */
     int seen[NRULES];
 } schema_state;
 
@@ -36,6 +36,28 @@ static int type_ok(const column_rule *r, const char *type)
     return 0;
 }
 
+static int check_column(const char *name, const char *type, int has_default,
+                        schema_state *st, tdb_error *err)
+{
+    for (size_t r = 0; r < NRULES; r++) {
+        if (strcmp(name, rules[r].name) != 0)
+            continue;
+        st->seen[r] = 1;
+        if (!type_ok(&rules[r], type)) {
+            tdb_error_set(err, TDB_SCHEMA, NULL, "init_db: public.tasks.%s is %s; taskdb needs %s",
+                          name, type, rules[r].types[0]);
+            return -1;
+        }
+        if (rules[r].needs_default && !has_default) {
+            tdb_error_set(err, TDB_SCHEMA, NULL,
+                          "init_db: public.tasks.%s has no default%s; taskdb needs one",
+                          name, r == 0 ? " (identity or sequence)" : "");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int inspect(tdb_conn *conn, schema_state *st, tdb_error *err)
 {
     PGresult *res = tdb_conn_exec(conn, TDB_SQL_SCHEMA_INSPECT, NULL, err);
@@ -44,34 +66,12 @@ static int inspect(tdb_conn *conn, schema_state *st, tdb_error *err)
     if (!res)
         return -1;
     for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
-        const char *name = PQgetvalue(res, i, 0);
-        const char *type = PQgetvalue(res, i, 1);
-        int has_default = PQgetvalue(res, i, 3)[0] == 't';
-        if (strcmp(name, "#table") == 0) {
-            st->table = 1;
-            snprintf(st->relkind, sizeof st->relkind, "%s", type);
-            continue;
-        }
-        if (strcmp(name, "#index") == 0) {
-            st->indexes++;
-            continue;
-        }
-        for (size_t r = 0; r < NRULES; r++) {
-            if (strcmp(name, rules[r].name) != 0)
-                continue;
-            st->seen[r] = 1;
-            if (!type_ok(&rules[r], type)) {
-                tdb_error_set(err, TDB_SCHEMA, NULL,
-                              "init_db: public.tasks.%s is %s; taskdb needs %s",
-                              name, type, rules[r].types[0]);
-                rc = -1;
-            } else if (rules[r].needs_default && !has_default) {
-                tdb_error_set(err, TDB_SCHEMA, NULL,
-                              "init_db: public.tasks.%s has no default%s; taskdb needs one",
-                              name, r == 0 ? " (identity or sequence)" : "");
-                rc = -1;
-            }
-        }
+        st->table = 1;
+        snprintf(st->relkind, sizeof st->relkind, "%s", PQgetvalue(res, i, 0));
+        st->indexes = PQgetvalue(res, i, 1)[0] == 't';
+        if (!PQgetisnull(res, i, 2))
+            rc = check_column(PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+                              PQgetvalue(res, i, 4)[0] == 't', st, err);
     }
     PQclear(res);
     if (rc != 0 || !st->table)
@@ -123,7 +123,7 @@ int tdb_schema_init(tdb_conn *conn, tdb_error *err)
     schema_state st;
     if (inspect(conn, &st, err) != 0)
         return -1;
-    if (st.table && st.indexes == 2)
+    if (st.table && st.indexes)
         return 0;
     if (create_missing(conn, err) != 0)
         return -1;

@@ -86,19 +86,19 @@ static const char sql_copy_in[] =
 static const char sql_copy_in_ids[] =
     "COPY public.tasks (id, user_id, title, description, completed) FROM STDIN (FORMAT binary)";
 
-/* One row per column the layer needs, plus what init_db would create. */
+/*
+ * One row per column of public.tasks (one with a NULL name if it has
+ * none; no row if there is no such relation), each carrying the relation's
+ * kind and whether both indexes exist.  Kept to the catalogues a new
+ * backend must read anyway: this is the first statement of most scripts.
+ */
 static const char sql_schema_inspect[] =
-    "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
-    "(a.attidentity <> '' OR pg_get_serial_sequence('public.tasks', a.attname) IS NOT NULL "
-    " OR a.atthasdef) "
-    "FROM pg_catalog.pg_attribute a "
-    "WHERE a.attrelid = to_regclass('public.tasks') AND a.attnum > 0 AND NOT a.attisdropped "
-    "UNION ALL "
-    "SELECT '#index', c.relname, true, true FROM pg_catalog.pg_class c "
-    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE n.nspname = 'public' AND c.relname IN ('tasks_user_created_idx', 'tasks_created_idx') "
-    "UNION ALL "
-    "SELECT '#table', c.relkind::text, true, true FROM pg_catalog.pg_class c "
+    "SELECT c.relkind::text, "
+    "to_regclass('public.tasks_user_created_idx') IS NOT NULL "
+    "AND to_regclass('public.tasks_created_idx') IS NOT NULL, "
+    "a.attname, format_type(a.atttypid, a.atttypmod), a.attidentity <> '' OR a.atthasdef "
+    "FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_attribute a "
+    "ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
     "WHERE c.oid = to_regclass('public.tasks')";
 
 static const char sql_schema_lock[] =
