@@ -125,7 +125,9 @@ describe("create_tasks", function()
     local list = titles_batch(user, 500)
     list[400].title = POISON
     local e = helper.expect_error("database", nil, db.create_tasks, db, list)
-    assert.matches("poisoned", e.message)
+    assert.equal("tasks[400]: poisoned row rejected by the server", e.message)
+    assert.equal(400, e.row)
+    assert.equal("P0001", e.sqlstate)
     assert.equal(0, H.count(user))
     -- the connection is clean afterwards: not left inside a failed transaction
     assert.equal(0, db:count_tasks{ user_id = user })
@@ -172,6 +174,7 @@ describe("create_tasks", function()
       local ok1, e1 = pcall(tx.create_tasks, tx, bad)
       assert.is_false(ok1)
       assert.equal("database", e1.kind, tostring(e1))
+      assert.equal(5, e1.row)
       local invalid = titles_batch(user, 10, "invalid ")
       invalid[7].title = ""
       local ok2, e2 = pcall(tx.create_tasks, tx, invalid)

@@ -193,7 +193,7 @@ static int conn_create_tasks(lua_State *L)
         lua_pop(L, 1);   /* still referenced by the list */
     }
     if (tdb_task_create_many(t.c->conn, t.scopep, rows, (size_t)n, ids, &err) != 0) {
-        if (err.row > 0 && err.kind == TDB_INVALID) {
+        if (err.row > 0) {   /* from validation, or a row the server rejected */
             char msg[TDB_MESSAGE_MAX];
             snprintf(msg, sizeof msg, "tasks[%ld]: %s", err.row, err.message);
             snprintf(err.message, sizeof err.message, "%s", msg);

@@ -559,6 +559,27 @@ int tdb_conn_copy_put(tdb_conn *conn, const char *data, size_t len, tdb_error *e
     return 0;
 }
 
+/*
+ * The row a server-side COPY error is about, 1-based, from the outermost
+ * context line the server adds ("COPY tasks, line 400[, column title]"); 0
+ * when there is none (or the server's messages are translated).
+ */
+static long copy_row_of(const PGresult *res)
+{
+    const char *context = PQresultErrorField(res, PG_DIAG_CONTEXT);
+    const char *line = context, *next, *at;
+    long row = 0;
+    if (!context)
+        return 0;
+    while ((next = strchr(line, '\n')) != NULL && next[1] != '\0')
+        line = next + 1;
+    if (strncmp(line, "COPY ", 5) != 0 || (at = strstr(line, ", line ")) == NULL)
+        return 0;
+    for (at += 7; *at >= '0' && *at <= '9' && row < 100000000000L; at++)
+        row = row * 10 + (*at - '0');
+    return row;
+}
+
 int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err)
 {
     PGresult *res = NULL;
@@ -596,11 +617,13 @@ int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err)
         return -1;
     }
     if (st == RUN_SERVER_ERROR) {
+        long row = copy_row_of(res);
         if (abort_reason) {
             PQclear(res);
             return 0;
         }
-        tdb_error_from_result(err, conn->pg, res, "copy");
+        tdb_error_from_result(err, conn->pg, res, row > 0 ? NULL : "copy");
+        err->row = row;
         tdb_conn_scrub(conn, err);
         PQclear(res);
         return -1;
