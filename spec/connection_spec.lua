@@ -193,9 +193,10 @@ describe("a statement whose connection dies after it was sent #direct_only", fun
     io.stdout:setvbuf("no")
     local taskdb = require("taskdb")
     local system = require("system")
-    local url, app, op, id, user, go = ...
+    local url, app, op, id, user, go, prepare = ...
     id = math.tointeger(tonumber(id))
-    local db = taskdb.connect{ url = url, application_name = app, connect_timeout = 5 }
+    local db = taskdb.connect{ url = url, application_name = app, connect_timeout = 5,
+                               prepare = prepare ~= "off" and "auto" or false }
     db:get_task(-1); db:toggle_complete(-1)
     db:create_task{ user_id = user .. "-warmup", title = "warm-up" }
     print("READY")
@@ -228,14 +229,24 @@ describe("a statement whose connection dies after it was sent #direct_only", fun
 
   -- Runs `op` in a child whose backend is terminated while the statement
   -- waits on a lock held by psql; returns the child's result and timings.
-  local function run_killed(url, op, t, user, hold)
+  -- `stale`: the child's idle connection is terminated first, so the
+  -- statement finds it gone before it is sent on a fresh one.
+  local function run_killed(url, op, t, user, hold, stale)
     local app, holder = helper.uid("app-victim"), helper.uid("app-holder")
     local go = H.tmpfile("go")
-    local child = H.spawn(CHILD, { url, app, op, tostring(t.id), user, go }, nil, 60)
+    -- unnamed statements when stale: the fresh connection's statement must
+    -- be sent whole (a prepare waiting on the lock would be "not sent")
+    local child = H.spawn(CHILD, { url, app, op, tostring(t.id), user, go, stale and "off" or "auto" },
+                          nil, 60)
     H.wait_for("child READY", 15, function()
       return (H.readfile(child.out) or ""):find("READY", 1, true) or child.done()
     end)
     assert.is_false(child.done(), "child exited early: " .. (H.readfile(child.err) or ""))
+    if stale then
+      helper.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" ..
+                  app .. "'")
+      H.wait_for("the idle backend to exit", 10, function() return H.backends(app) == 0 end)
+    end
     H.hold_lock(holder, hold)
     local t_locked = H.now()   -- the lock is released no earlier than ~t_locked + hold
     H.writefile(go, "go")
@@ -307,6 +318,28 @@ describe("a statement whose connection dies after it was sent #direct_only", fun
       assert.equal(0, r.rc, r.err)
       assert.equal("ok\t" .. t.id .. "\tfalse", line(r.out, "RESULT"), r.out)
       assert.equal("1", line(r.out, "RECONNECTS"))
+      assert.equal("survives faults", line(r.out, "AGAIN"))
+    end)
+  end
+
+  -- A read skips the liveness check before sending; finding the connection
+  -- already closed must not use up its one resend.  Over TCP (as to a cloud
+  -- database) the send to the closed connection still succeeds and the
+  -- server's goodbye comes back as the answer; over a Unix socket the send
+  -- itself fails.
+  local stale_targets = {
+    { name = "over TCP", url = function() return H.env("TASKDB_TEST_TCP_URL") end },
+    { name = "over a Unix socket", url = function() return helper.url() end },
+  }
+  for _, target in ipairs(stale_targets) do
+    it(target.name .. ": a read on a connection closed while idle, whose fresh send is lost too, is resent and succeeds", function()
+      local user = helper.uid("stale-read")
+      local t = setup_task(user)
+      local r, _, before_release = run_killed(target.url(), "read", t, user, 2, true)
+      assert.is_false(before_release)
+      assert.equal(0, r.rc, r.err)
+      assert.equal("ok\t" .. t.id .. "\tfalse", line(r.out, "RESULT"), r.out)
+      assert.equal("2", line(r.out, "RECONNECTS"))
       assert.equal("survives faults", line(r.out, "AGAIN"))
     end)
   end

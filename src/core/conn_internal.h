@@ -30,7 +30,7 @@ struct tdb_conn {
     unsigned char prepared[TDB_SQL_STMT_COUNT];
 
     double copy_deadline;       /* statement_timeout of the COPY under way (0: none) */
-    int copy_cancelled;         /* that COPY was cancelled while sending its data */
+    double copy_grace_end;      /* that COPY was cancelled: its last moment (0: not) */
 
     int goodbye;                /* the server sent FATAL outside a statement */
     int txn_depth;

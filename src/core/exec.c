@@ -224,6 +224,13 @@ static int is_sqlstate(const PGresult *res, const char *code)
     return state && strcmp(state, code) == 0;
 }
 
+/* The server ended the session (shutdown, terminate, idle timeout): SQLSTATE class 57P. */
+static int said_goodbye(const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return state && strncmp(state, "57P", 3) == 0;
+}
+
 static void lost_error(tdb_conn *conn, const tdb_sql *sql, tdb_error *err)
 {
     if (conn->txn_depth > 0) {
@@ -247,7 +254,7 @@ PGresult *tdb_conn_exec(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
 {
     const tdb_sql *sql = tdb_sql_get(id);
     PGresult *res = NULL;
-    int attempt;
+    int attempt, resent = 0;
 
     tdb_error_clear(err);
     if (!conn) {
@@ -258,6 +265,7 @@ PGresult *tdb_conn_exec(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
         run_status st;
         /* A read outside a transaction is resent if the connection was gone: no probe first. */
         int probe = !(sql->is_read && conn->txn_depth == 0 && attempt == 0);
+        int stale;
         if (tdb_conn_ensure_live(conn, probe, err) != 0)
             return NULL;
         st = run_once(conn, id, params, &res);
@@ -289,11 +297,15 @@ PGresult *tdb_conn_exec(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
             tdb_conn_drop(conn);
             continue;
         case RUN_LOST:
+            /* Unprobed, and the server's goodbye was the answer: what the probe would have found. */
+            stale = !probe && said_goodbye(res);
             PQclear(res);
             res = NULL;
             tdb_conn_drop(conn);
-            if (conn->txn_depth == 0 && sql->is_read && attempt == 0)
+            if (conn->txn_depth == 0 && sql->is_read && (stale || !resent)) {
+                resent |= !stale;
                 continue;
+            }
             lost_error(conn, sql, err);
             return NULL;
         case RUN_TIMEOUT:
@@ -438,15 +450,17 @@ int tdb_conn_commit(tdb_conn *conn, tdb_error *err)
 
 /*
  * COPY's statement_timeout runs from the COPY statement to the server's
- * answer after the last row, as it would on the server.  The data is sent
- * in non-blocking mode and waited for with poll, so a server that stops
- * reading (hung, or frozen) cannot hold the caller past it.
+ * answer after the last row, as it would on the server.  The data and the
+ * end of it are sent in non-blocking mode and waited for with poll, so a
+ * server that stops reading (hung, or frozen) cannot hold the caller past
+ * it.  Non-blocking lasts from the first tdb_conn_copy_put to
+ * tdb_conn_copy_end, which must follow unless the connection was dropped.
  */
 int tdb_conn_copy_begin(tdb_conn *conn, tdb_sql_id id, tdb_error *err)
 {
     PGresult *res;
     conn->copy_deadline = conn->statement_timeout > 0 ? tdb_now() + conn->statement_timeout : 0;
-    conn->copy_cancelled = 0;
+    conn->copy_grace_end = 0;
     res = tdb_conn_exec(conn, id, NULL, err);
     if (!res)
         return -1;
@@ -504,32 +518,49 @@ static int flush_until(PGconn *pg, double deadline)
     }
 }
 
-/*
- * statement_timeout passed while the server was not taking the data: cancel
- * the COPY.  A live server then reads and discards the rest, so the
- * connection stays usable; one that takes nothing even within the grace
- * period is given up, and the transaction with it.
- */
-static int copy_timed_out(tdb_conn *conn, tdb_error *err)
+static void copy_timeout_error(const tdb_conn *conn, tdb_error *err)
 {
-    PGconn *pg = conn->pg;
-    double grace_end = tdb_now() + CANCEL_GRACE;
-    cancel_bounded(pg, CANCEL_GRACE);
-    conn->copy_cancelled = 1;
-    if (flush_until(pg, grace_end) != 1) {
-        if (conn->txn_depth > 0)
-            conn->txn_broken = 1;
-        tdb_conn_drop(conn);
-        tdb_error_set(err, TDB_TIMEOUT, NULL,
-                      "copy: the server took no data within statement_timeout (%g s) nor after "
-                      "the cancel; the connection was dropped and nothing was written",
-                      conn->statement_timeout);
-        return -1;
-    }
-    PQsetnonblocking(pg, 0);
     tdb_error_set(err, TDB_TIMEOUT, NULL, "copy: cancelled after statement_timeout (%g s)",
                   conn->statement_timeout);
+    snprintf(err->sqlstate, sizeof err->sqlstate, "%s", TDB_SQLSTATE_QUERY_CANCELED);
+}
+
+/* Gives up on a server that took nothing even after the cancel. */
+static int copy_unresponsive(tdb_conn *conn, tdb_error *err)
+{
+    if (conn->txn_depth > 0)
+        conn->txn_broken = 1;
+    tdb_conn_drop(conn);
+    tdb_error_set(err, TDB_TIMEOUT, NULL,
+                  "copy: no progress within statement_timeout (%g s) nor after the cancel; "
+                  "the connection was dropped and %s",
+                  conn->statement_timeout,
+                  conn->txn_depth > 1 ? "the transaction rolled back" : "nothing was written");
     return -1;
+}
+
+/*
+ * Sends what libpq holds before the COPY's deadline.  Past it, the COPY is
+ * cancelled once; a live server then reads and discards the rest, so the
+ * connection stays usable, and one grace period (the cancel included)
+ * covers everything after that.  1: sent in time; 0: sent, but the COPY
+ * was cancelled; -1: the connection was dropped (err set).
+ */
+static int copy_flush(tdb_conn *conn, tdb_error *err)
+{
+    PGconn *pg = conn->pg;
+    int r;
+    if (conn->copy_grace_end == 0) {
+        r = flush_until(pg, conn->copy_deadline);
+        if (r != 0)
+            return r > 0 ? 1 : copy_lost(conn, err);
+        conn->copy_grace_end = tdb_now() + CANCEL_GRACE;
+        cancel_bounded(pg, CANCEL_GRACE);
+    }
+    r = flush_until(pg, conn->copy_grace_end);
+    if (r < 0)
+        return copy_lost(conn, err);
+    return r == 0 ? copy_unresponsive(conn, err) : 0;
 }
 
 int tdb_conn_copy_put(tdb_conn *conn, const char *data, size_t len, tdb_error *err)
@@ -549,13 +580,14 @@ int tdb_conn_copy_put(tdb_conn *conn, const char *data, size_t len, tdb_error *e
             len -= (size_t)chunk;
         }
         /* Sent before more is encoded: libpq's buffer must not grow with the batch. */
-        r = flush_until(pg, conn->copy_deadline);
+        r = copy_flush(conn, err);
         if (r < 0)
-            return copy_lost(conn, err);
-        if (r == 0)
-            return copy_timed_out(conn, err);
+            return -1;
+        if (r == 0) {
+            copy_timeout_error(conn, err);
+            return -1;
+        }
     }
-    PQsetnonblocking(pg, 0);
     return 0;
 }
 
@@ -584,23 +616,35 @@ int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err)
 {
     PGresult *res = NULL;
     run_status st;
+    int r;
     if (!conn->pg) {   /* dropped while sending the data */
         tdb_error_set(err, TDB_CONNECTION, NULL, "copy: the connection was dropped");
         return -1;
     }
-    if (PQputCopyEnd(conn->pg, abort_reason) != 1)
+    /* The end (CopyDone or CopyFail, and Sync) is bound by the deadline too. */
+    if (!PQisnonblocking(conn->pg) && PQsetnonblocking(conn->pg, 1) != 0)
         return copy_lost(conn, err);
-    if (conn->copy_cancelled) {
+    while ((r = PQputCopyEnd(conn->pg, abort_reason)) == 0) {
+        if (copy_flush(conn, err) < 0)
+            return -1;
+    }
+    if (r < 0)
+        return copy_lost(conn, err);
+    if (copy_flush(conn, err) < 0)
+        return -1;
+    if (PQsetnonblocking(conn->pg, 0) != 0)
+        return copy_lost(conn, err);
+    if (conn->copy_grace_end > 0) {
         /* Cancelled already: wait out the grace period for the answer, never cancel twice. */
-        if (wait_result(conn->pg, tdb_now() + CANCEL_GRACE) != 1) {
-            tdb_conn_drop(conn);
-            if (conn->txn_depth > 0)
-                conn->txn_broken = 1;
-            tdb_error_set(err, TDB_TIMEOUT, NULL,
-                          "copy: no answer after the cancel; the connection was dropped");
+        if (wait_result(conn->pg, conn->copy_grace_end) != 1)
+            return copy_unresponsive(conn, err);
+        st = collect(conn, 0, &res);
+        if (st == RUN_SERVER_ERROR && !abort_reason &&
+            is_sqlstate(res, TDB_SQLSTATE_QUERY_CANCELED)) {
+            PQclear(res);
+            copy_timeout_error(conn, err);
             return -1;
         }
-        st = collect(conn, 0, &res);
     } else {
         st = collect(conn, conn->copy_deadline, &res);
     }
@@ -608,14 +652,13 @@ int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err)
         PQclear(res);
         return 0;
     }
-    if (st == RUN_TIMEOUT || st == RUN_TIMEOUT_LOST) {
+    if (st == RUN_TIMEOUT) {
         PQclear(res);
-        if (conn->txn_depth > 0)
-            conn->txn_broken = st == RUN_TIMEOUT_LOST;
-        tdb_error_set(err, TDB_TIMEOUT, NULL,
-                      "copy: cancelled after statement_timeout (%g s)", conn->statement_timeout);
+        copy_timeout_error(conn, err);
         return -1;
     }
+    if (st == RUN_TIMEOUT_LOST)   /* collect dropped the connection */
+        return copy_unresponsive(conn, err);
     if (st == RUN_SERVER_ERROR) {
         long row = copy_row_of(res);
         if (abort_reason) {
