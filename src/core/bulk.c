@@ -131,6 +131,12 @@ static int draw_ids(tdb_conn *c, size_t n, long long *ids, tdb_error *err)
     if ((size_t)PQntuples(res) != n) {
         tdb_error_set(err, TDB_DATABASE, NULL, "create_tasks: the server returned too few ids");
         rc = -1;
+    } else if (PQgetisnull(res, 0, 0) || PQgetlength(res, 0, 0) != 8) {
+        /* nextval(NULL): the id's default is not a sequence the column owns */
+        tdb_error_set(err, TDB_SCHEMA, NULL,
+                      "create_tasks: public.tasks.id has no sequence of its own "
+                      "(identity or serial), so ids cannot be drawn for a batch");
+        rc = -1;
     } else {
         for (size_t i = 0; i < n; i++) {
             const unsigned char *v = (const unsigned char *)PQgetvalue(res, (int)i, 0);

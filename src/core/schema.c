@@ -6,7 +6,7 @@
 
 typedef struct column_rule {
     const char *name;
-    const char *types[3];   /* accepted format_type() spellings (prefix match) */
+    const char *types[3];   /* accepted format_type() spellings, with or without "(n)" */
     int needs_default;      /* COPY and INSERT rely on the table's default */
 } column_rule;
 
@@ -28,11 +28,15 @@ typedef struct schema_state {
     int seen[NRULES];
 } schema_state;
 
+/* "character varying(255)" is character varying; "bigint[]" is not bigint. */
 static int type_ok(const column_rule *r, const char *type)
 {
-    for (int i = 0; i < 3 && r->types[i]; i++)
-        if (strncmp(type, r->types[i], strlen(r->types[i])) == 0)
+    for (int i = 0; i < 3 && r->types[i]; i++) {
+        size_t n = strlen(r->types[i]);
+        if (strncmp(type, r->types[i], n) == 0 &&
+            (type[n] == '\0' || (type[n] == '(' && type[strlen(type) - 1] == ')')))
             return 1;
+    }
     return 0;
 }
 
