@@ -660,11 +660,12 @@ int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err)
     if (st == RUN_TIMEOUT_LOST)   /* collect dropped the connection */
         return copy_unresponsive(conn, err);
     if (st == RUN_SERVER_ERROR) {
-        long row = copy_row_of(res);
+        long row;
         if (abort_reason) {
             PQclear(res);
             return 0;
         }
+        row = copy_row_of(res);
         tdb_error_from_result(err, conn->pg, res, row > 0 ? NULL : "copy");
         err->row = row;
         tdb_conn_scrub(conn, err);
