@@ -195,8 +195,10 @@ static int copy_rows(tdb_conn *c, const tdb_task_new *rows, size_t n, const long
     if (tdb_conn_copy_begin(c, ids ? TDB_SQL_COPY_IN_IDS : TDB_SQL_COPY_IN, err) != 0)
         return -1;
     if (stream_rows(c, rows, n, ids, err) != 0) {
-        if (tdb_conn_txn_depth(c) > 0 && err->kind != TDB_CONNECTION)
-            tdb_conn_copy_end(c, "create_tasks aborted", &tmp);
+        /* The abort can tell more: a row the server rejected first, or the connection lost. */
+        if (tdb_conn_txn_depth(c) > 0 && err->kind != TDB_CONNECTION &&
+            tdb_conn_copy_end(c, "create_tasks aborted", &tmp) != 0)
+            *err = tmp;
         return -1;
     }
     return tdb_conn_copy_end(c, NULL, err);

@@ -89,7 +89,11 @@ int tdb_conn_txn_depth(const tdb_conn *conn);
 /* COPY ... FROM STDIN inside a transaction (bulk writes). */
 int tdb_conn_copy_begin(tdb_conn *conn, tdb_sql_id id, tdb_error *err);
 int tdb_conn_copy_put(tdb_conn *conn, const char *data, size_t len, tdb_error *err);
-/* `abort_reason` non-NULL aborts the COPY instead of finishing it. */
+/*
+ * `abort_reason` non-NULL aborts the COPY instead of finishing it; that
+ * fails only with what the server reported before the abort (a row it
+ * rejected) or a lost connection.
+ */
 int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err);
 
 void tdb_conn_get_info(tdb_conn *conn, tdb_conn_info *info);

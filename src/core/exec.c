@@ -552,8 +552,11 @@ static int copy_flush(tdb_conn *conn, tdb_error *err)
     int r;
     if (conn->copy_grace_end == 0) {
         r = flush_until(pg, conn->copy_deadline);
-        if (r != 0)
-            return r > 0 ? 1 : copy_lost(conn, err);
+        if (r < 0)
+            return copy_lost(conn, err);
+        /* A server that keeps reading is held to the deadline too. */
+        if (r > 0 && (conn->copy_deadline <= 0 || tdb_now() < conn->copy_deadline))
+            return 1;
         conn->copy_grace_end = tdb_now() + CANCEL_GRACE;
         cancel_bounded(pg, CANCEL_GRACE);
     }
@@ -594,15 +597,22 @@ int tdb_conn_copy_put(tdb_conn *conn, const char *data, size_t len, tdb_error *e
 /*
  * The row a server-side COPY error is about, 1-based, from the outermost
  * context line the server adds ("COPY tasks, line 400[, column title]"); 0
- * when there is none (or the server's messages are translated).
+ * when there is none, when the error is not about the row's data, or when
+ * the server's messages are translated.
  */
 static long copy_row_of(const PGresult *res)
 {
+    static const char *const not_the_row[] = { "08", "40", "53", "55", "57", "58", "XX" };
     const char *context = PQresultErrorField(res, PG_DIAG_CONTEXT);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *line = context, *next, *at;
     long row = 0;
     if (!context)
         return 0;
+    /* A cancel, deadlock, lock timeout or full disk names the row it happened at, not a bad row. */
+    for (size_t i = 0; state && i < sizeof not_the_row / sizeof not_the_row[0]; i++)
+        if (strncmp(state, not_the_row[i], 2) == 0)
+            return 0;
     while ((next = strchr(line, '\n')) != NULL && next[1] != '\0')
         line = next + 1;
     if (strncmp(line, "COPY ", 5) != 0 || (at = strstr(line, ", line ")) == NULL)
@@ -636,7 +646,10 @@ int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err)
         return copy_lost(conn, err);
     if (conn->copy_grace_end > 0) {
         /* Cancelled already: wait out the grace period for the answer, never cancel twice. */
-        if (wait_result(conn->pg, conn->copy_grace_end) != 1)
+        r = wait_result(conn->pg, conn->copy_grace_end);
+        if (r < 0)
+            return copy_lost(conn, err);
+        if (r == 0)
             return copy_unresponsive(conn, err);
         st = collect(conn, 0, &res);
         if (st == RUN_SERVER_ERROR && !abort_reason &&
@@ -661,7 +674,8 @@ int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err)
         return copy_unresponsive(conn, err);
     if (st == RUN_SERVER_ERROR) {
         long row;
-        if (abort_reason) {
+        /* The abort itself, or the cancel, answers 57014; anything else came first. */
+        if (abort_reason && is_sqlstate(res, TDB_SQLSTATE_QUERY_CANCELED)) {
             PQclear(res);
             return 0;
         }
