@@ -627,7 +627,9 @@ int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err)
     PGresult *res = NULL;
     run_status st;
     int r;
-    if (!conn->pg) {   /* dropped while sending the data */
+    if (!conn->pg) {   /* dropped while sending the data: the caller has said why */
+        if (abort_reason)
+            return 0;
         tdb_error_set(err, TDB_CONNECTION, NULL, "copy: the connection was dropped");
         return -1;
     }
