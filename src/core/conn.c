@@ -31,6 +31,24 @@ double tdb_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+int tdb_poll_until(struct pollfd *pfd, double deadline)
+{
+    for (;;) {
+        int ms = -1, r;
+        if (deadline > 0) {
+            double left = deadline - tdb_now();
+            if (left <= 0)
+                return 0;
+            ms = left * 1000.0 >= (double)INT_MAX ? INT_MAX : (int)ceil(left * 1000.0);
+        }
+        r = poll(pfd, 1, ms);
+        if (r >= 0)
+            return r > 0;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
 void tdb_conn_options_init(tdb_conn_options *opts)
 {
     memset(opts, 0, sizeof *opts);
@@ -251,20 +269,7 @@ static int wait_socket(PGconn *pg, int for_write, double deadline)
     struct pollfd pfd;
     pfd.fd = PQsocket(pg);
     pfd.events = for_write ? POLLOUT : POLLIN;
-    for (;;) {
-        double left = deadline - tdb_now();
-        int ms, r;
-        if (left <= 0)
-            return 0;
-        ms = left * 1000.0 >= (double)INT_MAX ? INT_MAX : (int)ceil(left * 1000.0);
-        r = poll(&pfd, 1, ms);
-        if (r > 0)
-            return 1;
-        if (r == 0)
-            return 0;
-        if (errno != EINTR)
-            return -1;
-    }
+    return tdb_poll_until(&pfd, deadline);
 }
 
 /* One attempt.  Returns the connection, or NULL with err and *retryable set. */

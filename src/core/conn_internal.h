@@ -6,6 +6,8 @@
 #ifndef TDB_CONN_INTERNAL_H
 #define TDB_CONN_INTERNAL_H
 
+#include <poll.h>
+
 #include "conn.h"
 
 #define TDB_MAX_CONN_PARAMS 8
@@ -40,6 +42,12 @@ struct tdb_conn {
 
 /* Monotonic seconds. */
 double tdb_now(void);
+
+/*
+ * Waits for pfd's events until `deadline` (monotonic seconds; <= 0: no
+ * limit), through EINTR.  1: ready; 0: the deadline came; -1: poll failed.
+ */
+int tdb_poll_until(struct pollfd *pfd, double deadline);
 
 /*
  * Makes conn->pg usable: connects if there is none, or the server closed

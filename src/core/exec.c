@@ -38,21 +38,9 @@ static int wait_result(PGconn *pg, double deadline)
     pfd.fd = PQsocket(pg);
     pfd.events = POLLIN;
     while (PQisBusy(pg)) {
-        int ms = -1, r;
-        if (deadline > 0) {
-            double left = deadline - tdb_now();
-            if (left <= 0)
-                return 0;
-            ms = left * 1000.0 >= (double)INT_MAX ? INT_MAX : (int)ceil(left * 1000.0);
-        }
-        r = poll(&pfd, 1, ms);
-        if (r == 0)
-            return 0;
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
+        int r = tdb_poll_until(&pfd, deadline);
+        if (r <= 0)
+            return r;
         if (!PQconsumeInput(pg))
             return -1;
     }
@@ -496,23 +484,12 @@ static int flush_until(PGconn *pg, double deadline)
     pfd.fd = PQsocket(pg);
     pfd.events = POLLOUT | POLLIN;
     for (;;) {
-        int ms = -1, r = PQflush(pg);
+        int r = PQflush(pg);
         if (r <= 0)
             return r == 0 ? 1 : -1;
-        if (deadline > 0) {
-            double left = deadline - tdb_now();
-            if (left <= 0)
-                return 0;
-            ms = left * 1000.0 >= (double)INT_MAX ? INT_MAX : (int)ceil(left * 1000.0);
-        }
-        r = poll(&pfd, 1, ms);
-        if (r == 0)
-            return 0;
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
+        r = tdb_poll_until(&pfd, deadline);
+        if (r <= 0)
+            return r;
         if ((pfd.revents & POLLIN) && !PQconsumeInput(pg))
             return -1;
     }
