@@ -267,6 +267,19 @@ describe("a statement whose connection dies after it was sent #direct_only", fun
     return r, at - t_kill, at < t_locked + hold - 0.5
   end
 
+  -- A read killed while it waits on the lock is sent again, waits like any
+  -- read, and succeeds after `reconnects` reconnects.
+  local function read_is_retried(url, stale, reconnects)
+    local user = helper.uid(stale and "stale-read" or "unknown-read")
+    local t = setup_task(user)
+    local r, _, before_release = run_killed(url, "read", t, user, 2, stale)
+    assert.is_false(before_release)   -- the retry waited for the lock like any read
+    assert.equal(0, r.rc, r.err)
+    assert.equal("ok\t" .. t.id .. "\tfalse", line(r.out, "RESULT"), r.out)
+    assert.equal(tostring(reconnects), line(r.out, "RECONNECTS"))
+    assert.equal("survives faults", line(r.out, "AGAIN"))
+  end
+
   -- Directly, and through PgBouncer, whose server connection dies under it
   -- (the pooler then closes the client connection too).
   local targets = {
@@ -311,36 +324,21 @@ describe("a statement whose connection dies after it was sent #direct_only", fun
     end)
 
     it(target.name .. ": a read is retried on a new connection and succeeds", function()
-      local user = helper.uid("unknown-read")
-      local t = setup_task(user)
-      local r, _, before_release = run_killed(target.url(), "read", t, user, 2)
-      assert.is_false(before_release)   -- the retry waited for the lock like any read
-      assert.equal(0, r.rc, r.err)
-      assert.equal("ok\t" .. t.id .. "\tfalse", line(r.out, "RESULT"), r.out)
-      assert.equal("1", line(r.out, "RECONNECTS"))
-      assert.equal("survives faults", line(r.out, "AGAIN"))
+      read_is_retried(target.url(), false, 1)
     end)
   end
 
   -- A read skips the liveness check before sending; finding the connection
-  -- already closed must not use up its one resend.  Over TCP (as to a cloud
-  -- database) the send to the closed connection still succeeds and the
-  -- server's goodbye comes back as the answer; over a Unix socket the send
-  -- itself fails.
+  -- already closed (the server's goodbye comes back as its answer) must not
+  -- use up its one resend.  Over TCP, as to a cloud database, and over a
+  -- Unix socket.
   local stale_targets = {
     { name = "over TCP", url = function() return H.env("TASKDB_TEST_TCP_URL") end },
     { name = "over a Unix socket", url = function() return helper.url() end },
   }
   for _, target in ipairs(stale_targets) do
     it(target.name .. ": a read on a connection closed while idle, whose fresh send is lost too, is resent and succeeds", function()
-      local user = helper.uid("stale-read")
-      local t = setup_task(user)
-      local r, _, before_release = run_killed(target.url(), "read", t, user, 2, true)
-      assert.is_false(before_release)
-      assert.equal(0, r.rc, r.err)
-      assert.equal("ok\t" .. t.id .. "\tfalse", line(r.out, "RESULT"), r.out)
-      assert.equal("2", line(r.out, "RECONNECTS"))
-      assert.equal("survives faults", line(r.out, "AGAIN"))
+      read_is_retried(target.url(), true, 2)
     end)
   end
 end)
