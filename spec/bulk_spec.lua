@@ -259,6 +259,25 @@ describe("create_tasks under statement_timeout while the rows are sent", functio
     helper.psql("DELETE FROM public.tasks WHERE user_id = '" .. user .. "'")
     tdb:close()
   end)
+
+  -- The server names the COPY line it was at when cancelled; that row did
+  -- nothing wrong, so the error must not blame it.
+  it("cancelled by the server's own statement_timeout, names no row #direct_only", function()
+    local user = helper.uid("bulk-server-timeout")
+    local tdb = helper.connect{ url = helper.url_with_param(helper.url(), "options",
+                                                           "-c%20statement_timeout%3D300") }
+    local list = titles_batch(user, 10)
+    list[5].title = SLEEP
+    local elapsed, ok, e = H.timed(tdb.create_tasks, tdb, list)
+    assert.is_false(ok)
+    assert.equal("timeout", e.kind, tostring(e))
+    assert.equal("57014", e.sqlstate)
+    assert.is_nil(e.row)
+    assert.is_nil(e.message:find("tasks[", 1, true), e.message)
+    assert.is_true(elapsed < 5, "took " .. elapsed .. " s")
+    assert.equal(0, H.count(user))
+    tdb:close()
+  end)
 end)
 
 -- create_tasks lets COPY take ids from the column default and proves which
