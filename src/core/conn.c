@@ -505,12 +505,14 @@ void tdb_conn_close(tdb_conn *conn)
  * zero-timeout poll finds it before anything is sent, so even a write can be
  * sent safely on a fresh connection.
  */
-static int server_hung_up(tdb_conn *conn)
+static int server_hung_up(tdb_conn *conn, int probe)
 {
     PGconn *pg = conn->pg;
     struct pollfd pfd;
     if (conn->goodbye || PQstatus(pg) != CONNECTION_OK)
         return 1;
+    if (!probe)   /* what libpq already knows is enough */
+        return 0;
     pfd.fd = PQsocket(pg);
     pfd.events = POLLIN;
     if (pfd.fd < 0)
@@ -533,9 +535,7 @@ int tdb_conn_ensure_live(tdb_conn *conn, int probe, tdb_error *err)
                       "the connection was lost inside this transaction; the server rolled it back");
         return -1;
     }
-    if (conn->pg && !probe && !conn->goodbye && PQstatus(conn->pg) == CONNECTION_OK)
-        return 0;
-    if (conn->pg && !server_hung_up(conn))
+    if (conn->pg && !server_hung_up(conn, probe))
         return 0;
     if (conn->txn_depth > 0) {
         conn->txn_broken = 1;

@@ -436,12 +436,22 @@ int tdb_conn_commit(tdb_conn *conn, tdb_error *err)
     return 0;
 }
 
+static int copy_lost(tdb_conn *conn, tdb_error *err)
+{
+    tdb_error_from_conn(err, TDB_CONNECTION, conn->pg, "copy");
+    tdb_conn_scrub(conn, err);
+    if (conn->txn_depth > 0)
+        conn->txn_broken = 1;
+    tdb_conn_drop(conn);
+    return -1;
+}
+
 /*
  * COPY's statement_timeout runs from the COPY statement to the server's
  * answer after the last row, as it would on the server.  The data and the
  * end of it are sent in non-blocking mode and waited for with poll, so a
  * server that stops reading (hung, or frozen) cannot hold the caller past
- * it.  Non-blocking lasts from the first tdb_conn_copy_put to
+ * it.  Non-blocking lasts from a successful tdb_conn_copy_begin to
  * tdb_conn_copy_end, which must follow unless the connection was dropped.
  */
 int tdb_conn_copy_begin(tdb_conn *conn, tdb_sql_id id, tdb_error *err)
@@ -459,17 +469,9 @@ int tdb_conn_copy_begin(tdb_conn *conn, tdb_sql_id id, tdb_error *err)
         return -1;
     }
     PQclear(res);
+    if (PQsetnonblocking(conn->pg, 1) != 0)
+        return copy_lost(conn, err);
     return 0;
-}
-
-static int copy_lost(tdb_conn *conn, tdb_error *err)
-{
-    tdb_error_from_conn(err, TDB_CONNECTION, conn->pg, "copy");
-    tdb_conn_scrub(conn, err);
-    if (conn->txn_depth > 0)
-        conn->txn_broken = 1;
-    tdb_conn_drop(conn);
-    return -1;
 }
 
 /*
@@ -547,7 +549,7 @@ int tdb_conn_copy_put(tdb_conn *conn, const char *data, size_t len, tdb_error *e
 {
     PGconn *pg = conn->pg;
     int full = 0;
-    if (!pg || PQsetnonblocking(pg, 1) != 0)
+    if (!pg)
         return copy_lost(conn, err);
     while (len > 0) {
         int chunk = len > (1 << 30) ? (1 << 30) : (int)len;
@@ -611,8 +613,6 @@ int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err)
         return -1;
     }
     /* The end (CopyDone or CopyFail, and Sync) is bound by the deadline too. */
-    if (!PQisnonblocking(conn->pg) && PQsetnonblocking(conn->pg, 1) != 0)
-        return copy_lost(conn, err);
     while ((r = PQputCopyEnd(conn->pg, abort_reason)) == 0) {
         if (copy_flush(conn, err) < 0)
             return -1;
@@ -631,12 +631,6 @@ int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err)
         if (r == 0)
             return copy_unresponsive(conn, err);
         st = collect(conn, 0, &res);
-        if (st == RUN_SERVER_ERROR && !abort_reason &&
-            is_sqlstate(res, TDB_SQLSTATE_QUERY_CANCELED)) {
-            PQclear(res);
-            copy_timeout_error(conn, err);
-            return -1;
-        }
     } else {
         st = collect(conn, conn->copy_deadline, &res);
     }
@@ -653,10 +647,14 @@ int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err)
         return copy_unresponsive(conn, err);
     if (st == RUN_SERVER_ERROR) {
         long row;
-        /* The abort itself, or the cancel, answers 57014; anything else came first. */
-        if (abort_reason && is_sqlstate(res, TDB_SQLSTATE_QUERY_CANCELED)) {
+        /* The abort itself, or our cancel, answers 57014; anything else came first. */
+        if (is_sqlstate(res, TDB_SQLSTATE_QUERY_CANCELED) &&
+            (abort_reason || conn->copy_grace_end > 0)) {
             PQclear(res);
-            return 0;
+            if (abort_reason)
+                return 0;
+            copy_timeout_error(conn, err);
+            return -1;
         }
         row = copy_row_of(res);
         tdb_error_from_result(err, conn->pg, res, row > 0 ? NULL : "copy");
