@@ -76,7 +76,6 @@ void tdbl_read_cursor(lua_State *L, int idx, tdb_cursor *cur);
 void tdbl_push_task(lua_State *L, const tdb_task *t);
 /* Row 0 as a task, or nil when there is none. */
 void tdbl_push_task_or_nil(lua_State *L, const PGresult *res);
-void tdbl_push_task_array(lua_State *L, const PGresult *res);
 /* Appends the rows to the array on top of the stack, after index `offset`. */
 void tdbl_append_tasks(lua_State *L, const PGresult *res, lua_Integer offset);
 void tdbl_push_cursor(lua_State *L, const PGresult *res, int row);

@@ -149,12 +149,6 @@ void tdbl_push_task_or_nil(lua_State *L, const PGresult *res)
     tdbl_push_task(L, &t);
 }
 
-void tdbl_push_task_array(lua_State *L, const PGresult *res)
-{
-    lua_createtable(L, PQntuples(res), 0);
-    tdbl_append_tasks(L, res, 0);
-}
-
 void tdbl_append_tasks(lua_State *L, const PGresult *res, lua_Integer offset)
 {
     int n = PQntuples(res);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "task.h"
 
 #define COPY_CHUNK (256 * 1024)
@@ -27,30 +28,9 @@
 static const char copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
 static const char copy_trailer[2] = "\377\377";
 
-static char *put_u16(char *p, unsigned v)
-{
-    p[0] = (char)(v >> 8);
-    p[1] = (char)v;
-    return p + 2;
-}
-
-static char *put_u32(char *p, uint32_t v)
-{
-    p[0] = (char)(v >> 24);
-    p[1] = (char)(v >> 16);
-    p[2] = (char)(v >> 8);
-    p[3] = (char)v;
-    return p + 4;
-}
-
-static char *put_u64(char *p, uint64_t v)
-{
-    return put_u32(put_u32(p, (uint32_t)(v >> 32)), (uint32_t)v);
-}
-
 static char *put_text(char *p, tdb_str s)
 {
-    p = put_u32(p, (uint32_t)s.len);
+    p = tdb_put_be32(p, (uint32_t)s.len);
     memcpy(p, s.ptr, s.len);
     return p + s.len;
 }
@@ -64,13 +44,13 @@ static size_t row_bound(const tdb_task_new *t)
 
 static size_t put_row(char *out, const long long *id, const tdb_task_new *t)
 {
-    char *p = put_u16(out, id ? 5 : 4);
+    char *p = tdb_put_be16(out, id ? 5 : 4);
     if (id)
-        p = put_u64(put_u32(p, 8), (uint64_t)*id);
+        p = tdb_put_be64(tdb_put_be32(p, 8), (uint64_t)*id);
     p = put_text(p, t->user_id);
     p = put_text(p, t->title);
-    p = t->description.ptr ? put_text(p, t->description) : put_u32(p, UINT32_MAX);
-    p = put_u32(p, 1);
+    p = t->description.ptr ? put_text(p, t->description) : tdb_put_be32(p, UINT32_MAX);
+    p = tdb_put_be32(p, 1);
     *p++ = t->completed > 0;
     return (size_t)(p - out);
 }
@@ -78,14 +58,9 @@ static size_t put_row(char *out, const long long *id, const tdb_task_new *t)
 /* One int8 from a one-row binary result; 0 when the value is NULL. */
 static int result_int8(PGresult *res, long long *v)
 {
-    const unsigned char *b;
-    uint64_t u = 0;
     if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || PQgetlength(res, 0, 0) != 8)
         return 0;
-    b = (const unsigned char *)PQgetvalue(res, 0, 0);
-    for (int i = 0; i < 8; i++)
-        u = (u << 8) | b[i];
-    *v = (long long)u;
+    *v = (long long)tdb_get_be64(PQgetvalue(res, 0, 0));
     return 1;
 }
 
@@ -138,13 +113,8 @@ static int draw_ids(tdb_conn *c, size_t n, long long *ids, tdb_error *err)
                       "(identity or serial), so ids cannot be drawn for a batch");
         rc = -1;
     } else {
-        for (size_t i = 0; i < n; i++) {
-            const unsigned char *v = (const unsigned char *)PQgetvalue(res, (int)i, 0);
-            unsigned long long u = 0;
-            for (int b = 0; b < 8; b++)
-                u = (u << 8) | v[b];
-            ids[i] = (long long)u;
-        }
+        for (size_t i = 0; i < n; i++)
+            ids[i] = (long long)tdb_get_be64(PQgetvalue(res, (int)i, 0));
     }
     PQclear(res);
     return rc;

@@ -261,7 +261,7 @@ static int connect_retryable(PGconn *pg, const char *state, tdb_kind kind)
     return strcmp(state, TDB_SQLSTATE_CANNOT_CONNECT_NOW) == 0 ||
            strcmp(state, TDB_SQLSTATE_TOO_MANY_CONNECTIONS) == 0 ||
            strcmp(state, TDB_SQLSTATE_ADMIN_SHUTDOWN) == 0 ||
-           strncmp(state, "08", 2) == 0;
+           tdb_sqlstate_in(state, TDB_SQLCLASS_CONNECTION_EXCEPTION);
 }
 
 static int wait_socket(PGconn *pg, int for_write, double deadline)
@@ -538,8 +538,7 @@ int tdb_conn_ensure_live(tdb_conn *conn, int probe, tdb_error *err)
     if (conn->pg && !server_hung_up(conn, probe))
         return 0;
     if (conn->txn_depth > 0) {
-        conn->txn_broken = 1;
-        tdb_conn_drop(conn);
+        tdb_conn_lose(conn);
         tdb_error_set(err, TDB_CONNECTION, NULL,
                       "the connection was lost inside a transaction; the server rolled it back");
         return -1;

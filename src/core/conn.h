@@ -41,8 +41,7 @@ typedef struct tdb_conn tdb_conn;
 
 typedef struct tdb_params {
     int n;
-    const char *values[TDB_MAX_PARAMS];   /* NULL is SQL NULL */
-    int lengths[TDB_MAX_PARAMS];          /* text format: ignored by libpq */
+    const char *values[TDB_MAX_PARAMS];   /* text format; NULL is SQL NULL */
 } tdb_params;
 
 typedef struct tdb_conn_info {
@@ -73,6 +72,9 @@ void tdb_conn_close(tdb_conn *conn);
  */
 PGresult *tdb_conn_exec(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
                         tdb_error *err);
+
+/* tdb_conn_exec for a statement whose result is not needed: 0, or -1 with err set. */
+int tdb_conn_run(tdb_conn *conn, tdb_sql_id id, const tdb_params *params, tdb_error *err);
 
 /* One round trip. */
 int tdb_conn_ping(tdb_conn *conn, tdb_error *err);

@@ -1,7 +1,8 @@
 /*
- * conn_internal.h — the connection struct, shared by conn.c (establishing
- * and re-establishing) and exec.c (running statements).  Not for callers
- * outside the core.
+ * conn_internal.h — the connection struct and the statement-running
+ * primitives shared by conn.c (establishing and re-establishing), exec.c
+ * (one statement), txn.c (transactions) and copy.c (COPY).  Not for
+ * callers outside the core.
  */
 #ifndef TDB_CONN_INTERNAL_H
 #define TDB_CONN_INTERNAL_H
@@ -63,5 +64,41 @@ void tdb_conn_drop(tdb_conn *conn);
 
 /* Scrubs the connection's password out of err->message. */
 void tdb_conn_scrub(const tdb_conn *conn, tdb_error *err);
+
+/*
+ * The connection is gone: inside a transaction the server has rolled it
+ * back, so the transaction is marked broken; then the PGconn is dropped.
+ */
+void tdb_conn_lose(tdb_conn *conn);
+
+/* --- running statements (exec.c) ------------------------------------------- */
+
+#define TDB_CANCEL_GRACE 2.0   /* seconds to wait for the server to honour a cancel */
+
+typedef enum tdb_run_status {
+    TDB_RUN_OK,
+    TDB_RUN_SERVER_ERROR,   /* the server answered with an error; connection fine */
+    TDB_RUN_NOT_SENT,       /* the connection failed before the statement left */
+    TDB_RUN_LOST,           /* sent, and the answer was lost: outcome unknown */
+    TDB_RUN_TIMEOUT,        /* cancelled on the server after statement_timeout */
+    TDB_RUN_TIMEOUT_LOST    /* no answer even to the cancel: connection dropped */
+} tdb_run_status;
+
+/* Waits until libpq has a whole result (or the deadline; <= 0 means none). */
+int tdb_wait_result(PGconn *pg, double deadline);
+
+/* PQcancel on a thread, given up on after `grace` seconds. */
+void tdb_cancel_bounded(PGconn *pg, double grace);
+
+/*
+ * Collects one statement's results until the connection is idle (or COPY
+ * starts): the first is kept in *out (an error wins over a later result).
+ * Past `deadline` the statement is cancelled once; a server that does not
+ * answer the cancel either is dropped (tdb_conn_lose; TDB_RUN_TIMEOUT_LOST).
+ */
+tdb_run_status tdb_collect(tdb_conn *conn, double deadline, PGresult **out);
+
+/* Whether the result's SQLSTATE is `code` (res may be NULL). */
+int tdb_result_is(const PGresult *res, const char *code);
 
 #endif

@@ -65,6 +65,11 @@ void tdb_copy_line(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
+int tdb_sqlstate_in(const char *state, const char *prefix)
+{
+    return state && strncmp(state, prefix, strlen(prefix)) == 0;
+}
+
 static int sqlstate_is(const char *state, const char *code)
 {
     return strcmp(state, code) == 0;
@@ -76,8 +81,8 @@ static tdb_kind kind_of_sqlstate(const char *state)
         return TDB_DATABASE;
     if (sqlstate_is(state, TDB_SQLSTATE_QUERY_CANCELED))
         return TDB_TIMEOUT;
-    /* Class 08 connection exception, 28 invalid authorization. */
-    if (strncmp(state, "08", 2) == 0 || strncmp(state, "28", 2) == 0)
+    if (tdb_sqlstate_in(state, TDB_SQLCLASS_CONNECTION_EXCEPTION) ||
+        tdb_sqlstate_in(state, TDB_SQLCLASS_INVALID_AUTHORIZATION))
         return TDB_CONNECTION;
     if (sqlstate_is(state, TDB_SQLSTATE_ADMIN_SHUTDOWN) ||
         sqlstate_is(state, TDB_SQLSTATE_CRASH_SHUTDOWN) ||

@@ -54,6 +54,21 @@ typedef struct tdb_error {
 #define TDB_SQLSTATE_STRING_TOO_LONG       "22001"
 #define TDB_SQLSTATE_IN_FAILED_TXN         "25P02"
 
+/* SQLSTATE classes (the first two characters), by PostgreSQL's names. */
+#define TDB_SQLCLASS_CONNECTION_EXCEPTION  "08"
+#define TDB_SQLCLASS_INVALID_AUTHORIZATION "28"
+#define TDB_SQLCLASS_TXN_ROLLBACK          "40"
+#define TDB_SQLCLASS_INSUFFICIENT_RESOURCES "53"
+#define TDB_SQLCLASS_NOT_IN_PREREQ_STATE   "55"
+#define TDB_SQLCLASS_OPERATOR_INTERVENTION "57"
+#define TDB_SQLCLASS_SYSTEM_ERROR          "58"
+#define TDB_SQLCLASS_INTERNAL_ERROR        "XX"
+/* Within class 57: the server is ending the session (57P01..57P05). */
+#define TDB_SQLSTATE_PREFIX_SESSION_ENDING "57P"
+
+/* Whether `state` (may be NULL) starts with the class or prefix `prefix`. */
+int tdb_sqlstate_in(const char *state, const char *prefix);
+
 const char *tdb_kind_name(tdb_kind kind);
 
 void tdb_error_clear(tdb_error *err);

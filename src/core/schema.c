@@ -97,25 +97,16 @@ static int inspect(tdb_conn *conn, schema_state *st, tdb_error *err)
     return 0;
 }
 
-static int run(tdb_conn *conn, tdb_sql_id id, tdb_error *err)
-{
-    PGresult *res = tdb_conn_exec(conn, id, NULL, err);
-    if (!res)
-        return -1;
-    PQclear(res);
-    return 0;
-}
-
 /* Serialized by an advisory lock held until commit: concurrent callers queue. */
 static int create_missing(tdb_conn *conn, tdb_error *err)
 {
     tdb_error ignored;
     if (tdb_conn_begin(conn, err) != 0)
         return -1;
-    if (run(conn, TDB_SQL_SCHEMA_LOCK, err) != 0 ||
-        run(conn, TDB_SQL_CREATE_TABLE, err) != 0 ||
-        run(conn, TDB_SQL_CREATE_INDEX_USER, err) != 0 ||
-        run(conn, TDB_SQL_CREATE_INDEX_CREATED, err) != 0) {
+    if (tdb_conn_run(conn, TDB_SQL_SCHEMA_LOCK, NULL, err) != 0 ||
+        tdb_conn_run(conn, TDB_SQL_CREATE_TABLE, NULL, err) != 0 ||
+        tdb_conn_run(conn, TDB_SQL_CREATE_INDEX_USER, NULL, err) != 0 ||
+        tdb_conn_run(conn, TDB_SQL_CREATE_INDEX_CREATED, NULL, err) != 0) {
         tdb_conn_rollback(conn, &ignored);
         return -1;
     }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "task.h"
 
 void tdb_list_opts_init(tdb_list_opts *opts)
@@ -37,9 +38,7 @@ static const char *bool_text(int b)
 /* Text parameters need NUL-terminated strings; Lua's always are. */
 static void param(tdb_params *p, const char *value)
 {
-    p->values[p->n] = value;
-    p->lengths[p->n] = 0;
-    p->n++;
+    p->values[p->n++] = value;
 }
 
 static int check_scope(const tdb_str *scope, tdb_error *err)
@@ -231,25 +230,12 @@ long long tdb_task_count(tdb_conn *c, const tdb_str *scope, tdb_list_opts *o, td
     if (!res)
         return -1;
     if (PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 8) {
-        const unsigned char *v = (const unsigned char *)PQgetvalue(res, 0, 0);
-        uint64_t u = 0;
-        for (int i = 0; i < 8; i++)
-            u = (u << 8) | v[i];
-        n = (long long)u;
+        n = (long long)tdb_get_be64(PQgetvalue(res, 0, 0));
     } else {
         tdb_error_set(err, TDB_DATABASE, NULL, "count: unexpected result from the server");
     }
     PQclear(res);
     return n;
-}
-
-static int64_t be64(const char *p)
-{
-    const unsigned char *v = (const unsigned char *)p;
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u = (u << 8) | v[i];
-    return (int64_t)u;
 }
 
 /* Decodes one row; every fixed-width binary column is length-checked first. */
@@ -267,7 +253,7 @@ int tdb_task_row(const PGresult *res, int row, tdb_task *t)
     if (len[TDB_COL_ID] != 8 || len[TDB_COL_COMPLETED] != 1 ||
         len[TDB_COL_CREATED_AT] != 8 || len[TDB_COL_UPDATED_AT] != 8)
         return -1;
-    t->id = (long long)be64(v[TDB_COL_ID]);
+    t->id = (long long)tdb_get_be64(v[TDB_COL_ID]);
     t->user_id.ptr = v[TDB_COL_USER_ID];
     t->user_id.len = (size_t)len[TDB_COL_USER_ID];
     t->title.ptr = v[TDB_COL_TITLE];
@@ -277,7 +263,7 @@ int tdb_task_row(const PGresult *res, int row, tdb_task *t)
                          PQgetisnull(res, row, TDB_COL_DESCRIPTION) ? NULL : v[TDB_COL_DESCRIPTION];
     t->description.len = (size_t)len[TDB_COL_DESCRIPTION];
     t->completed = v[TDB_COL_COMPLETED][0] != 0;
-    t->created_at = be64(v[TDB_COL_CREATED_AT]);
-    t->updated_at = be64(v[TDB_COL_UPDATED_AT]);
+    t->created_at = (int64_t)tdb_get_be64(v[TDB_COL_CREATED_AT]);
+    t->updated_at = (int64_t)tdb_get_be64(v[TDB_COL_UPDATED_AT]);
     return 0;
 }

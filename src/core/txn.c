@@ -1,0 +1,124 @@
+/*
+ * txn.c — transactions: BEGIN/COMMIT/ROLLBACK at the outermost level,
+ * savepoints inside.  A connection lost inside a transaction marks it
+ * broken: nothing is resent or reconnected until the outermost level ends,
+ * and commit reports the loss instead of pretending.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "conn_internal.h"
+
+void tdb_conn_lose(tdb_conn *conn)
+{
+    if (conn->txn_depth > 0)
+        conn->txn_broken = 1;
+    tdb_conn_drop(conn);
+}
+
+int tdb_conn_txn_depth(const tdb_conn *conn)
+{
+    return conn ? conn->txn_depth : 0;
+}
+
+int tdb_conn_begin(tdb_conn *conn, tdb_error *err)
+{
+    if (!conn) {
+        tdb_error_set(err, TDB_CLOSED, NULL, "the connection is closed");
+        return -1;
+    }
+    if (tdb_conn_run(conn, conn->txn_depth == 0 ? TDB_SQL_BEGIN : TDB_SQL_SAVEPOINT, NULL, err) != 0)
+        return -1;
+    conn->txn_depth++;
+    return 0;
+}
+
+/* Leaves one level; the outermost level also forgets a broken connection. */
+static void txn_pop(tdb_conn *conn)
+{
+    if (conn->txn_depth > 0)
+        conn->txn_depth--;
+    if (conn->txn_depth == 0)
+        conn->txn_broken = 0;
+}
+
+int tdb_conn_rollback(tdb_conn *conn, tdb_error *err)
+{
+    int rc = 0;
+    tdb_error_clear(err);
+    if (!conn || conn->txn_depth == 0)
+        return 0;
+    if (conn->txn_broken || !conn->pg) {
+        txn_pop(conn);   /* the server already rolled everything back */
+        return 0;
+    }
+    if (conn->txn_depth == 1) {
+        rc = tdb_conn_run(conn, TDB_SQL_ROLLBACK, NULL, err);
+    } else {
+        rc = tdb_conn_run(conn, TDB_SQL_ROLLBACK_TO, NULL, err);
+        if (rc == 0)
+            rc = tdb_conn_run(conn, TDB_SQL_RELEASE, NULL, err);
+    }
+    txn_pop(conn);
+    return rc;
+}
+
+/* Why the transaction cannot commit (err set, level left), or 0 when it can be tried. */
+static int commit_refused(tdb_conn *conn, tdb_error *err)
+{
+    if (conn->txn_broken || !conn->pg) {
+        txn_pop(conn);
+        tdb_error_set(err, TDB_CONNECTION, NULL,
+                      "commit: the connection was lost inside this transaction; "
+                      "the server rolled it back");
+        return -1;
+    }
+    /* An aborted transaction must not look committed: COMMIT would answer "ROLLBACK". */
+    if (PQtransactionStatus(conn->pg) == PQTRANS_INERROR) {
+        tdb_error ignored;
+        tdb_conn_rollback(conn, &ignored);
+        tdb_error_set(err, TDB_DATABASE, NULL,
+                      "commit: an earlier statement failed, so the transaction was rolled back");
+        snprintf(err->sqlstate, sizeof err->sqlstate, "%s", TDB_SQLSTATE_IN_FAILED_TXN);
+        return -1;
+    }
+    return 0;
+}
+
+int tdb_conn_commit(tdb_conn *conn, tdb_error *err)
+{
+    PGresult *res = NULL;
+    int rc = -1;
+    tdb_error_clear(err);
+    if (!conn || conn->txn_depth == 0) {
+        tdb_error_set(err, TDB_INVALID, NULL, "commit outside a transaction");
+        return -1;
+    }
+    if (commit_refused(conn, err) != 0)
+        return -1;
+    if (conn->txn_depth > 1) {
+        rc = tdb_conn_run(conn, TDB_SQL_RELEASE, NULL, err);
+        txn_pop(conn);
+        return rc;
+    }
+    /* Lost before COMMIT is sent: certainly rolled back.  Lost after: unknown. */
+    if (tdb_conn_ensure_live(conn, 1, err) != 0)
+        goto done;
+    res = tdb_conn_exec(conn, TDB_SQL_COMMIT, NULL, err);
+    if (!res) {
+        if (err->kind == TDB_CONNECTION)
+            snprintf(err->message, sizeof err->message,
+                     "commit: the connection was lost during COMMIT; "
+                     "whether the transaction was committed is unknown");
+        goto done;
+    }
+    if (strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+        tdb_error_set(err, TDB_DATABASE, NULL, "commit: the server rolled the transaction back");
+        goto done;
+    }
+    rc = 0;
+done:
+    txn_pop(conn);
+    PQclear(res);
+    return rc;
+}
