@@ -344,39 +344,24 @@ static double jitter(void)
     return 0.5 + (double)(rand_r(&seed) % 1000) / 1000.0;  /* 0.5 .. 1.5 */
 }
 
-/* Which backend are we on?  A proxy answers the startup with its own key. */
-/* Bounded by the connect deadline like the rest of connecting; -1 if it ran out. */
-static int detect_proxy(tdb_conn *conn, double deadline)
-{
-    PGconn *pg = conn->pg;
-    PGresult *res;
-    conn->proxy = 1;   /* until shown otherwise: unnamed statements are always safe */
-    if (!PQsendQueryParams(pg, tdb_sql_get(TDB_SQL_BACKEND_PID)->text, 0, NULL, NULL, NULL, NULL, 0))
-        return -1;
-    while (PQisBusy(pg)) {
-        if (wait_socket(pg, 0, deadline) <= 0 || !PQconsumeInput(pg))
-            return -1;
-    }
-    while ((res = PQgetResult(pg)) != NULL) {
-        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-            conn->proxy = atoi(PQgetvalue(res, 0, 0)) != PQbackendPID(pg);
-        PQclear(res);
-    }
-    return 0;
-}
-
+/*
+ * Which backend are we on?  A proxy answers the startup with its own key,
+ * so the server's pid tells; it is asked with the first statement (exec.c),
+ * not in a round trip of its own.  Until then statements are unnamed,
+ * which is always safe.
+ */
 static int after_connect(tdb_conn *conn, double deadline)
 {
+    (void)deadline;
     memset(conn->prepared, 0, sizeof conn->prepared);
+    conn->proxy_unknown = 0;
     switch (conn->prepare_mode) {
     case TDB_PREPARE_ON:  conn->use_prepared = 1; break;
     case TDB_PREPARE_OFF: conn->use_prepared = 0; break;
     case TDB_PREPARE_AUTO:
-        if (conn->pooler_host)
-            conn->proxy = 1;
-        else if (detect_proxy(conn, deadline) != 0)
-            return -1;
-        conn->use_prepared = !conn->proxy;
+        conn->proxy = 1;
+        conn->proxy_unknown = !conn->pooler_host;
+        conn->use_prepared = 0;
         break;
     }
     return 0;
@@ -537,7 +522,8 @@ int tdb_conn_ensure_live(tdb_conn *conn, int probe, tdb_error *err)
     }
     if (conn->pg && !server_hung_up(conn, probe))
         return 0;
-    if (conn->txn_depth > 0) {
+    /* A transaction whose BEGIN has not gone out yet has lost nothing. */
+    if (conn->txn_depth > 0 && !conn->begin_pending) {
         tdb_conn_lose(conn);
         tdb_error_set(err, TDB_CONNECTION, NULL,
                       "the connection was lost inside a transaction; the server rolled it back");
@@ -552,7 +538,11 @@ int tdb_conn_ensure_live(tdb_conn *conn, int probe, tdb_error *err)
 
 void tdb_conn_get_info(tdb_conn *conn, tdb_conn_info *info)
 {
+    tdb_error ignored;
     memset(info, 0, sizeof *info);
+    /* Asked for: find out now rather than report a guess. */
+    if (conn->proxy_unknown && conn->pg && !conn->begin_pending && conn->txn_depth == 0)
+        tdb_conn_ping(conn, &ignored);
     info->reconnects = conn->reconnects;
     info->prepared = conn->use_prepared;
     info->proxy = conn->proxy;

@@ -30,6 +30,7 @@ struct tdb_conn {
 
     int use_prepared;           /* named statements on this connection */
     int proxy;                  /* backend key is not the backend's: a pooler */
+    int proxy_unknown;          /* not asked yet: asked with the first statement */
     unsigned char prepared[TDB_SQL_STMT_COUNT];
 
     double copy_deadline;       /* statement_timeout of the COPY under way (0: none) */
@@ -37,6 +38,7 @@ struct tdb_conn {
 
     int goodbye;                /* the server sent FATAL outside a statement */
     int txn_depth;
+    int begin_pending;          /* BEGIN not sent yet: it goes with the first statement */
     int txn_broken;             /* the connection died inside the transaction */
     unsigned reconnects;
 };

@@ -96,6 +96,24 @@ static PGresult *keep_first_error(PGresult *keep, PGresult *res)
     return keep;
 }
 
+/* What a statement's own result means (after tdb_collect or an exchange). */
+static tdb_run_status result_status(const tdb_conn *conn, const PGresult *res, int timed_out)
+{
+    if (PQstatus(conn->pg) != CONNECTION_OK || !res)
+        return TDB_RUN_LOST;
+    switch (PQresultStatus(res)) {
+    case PGRES_TUPLES_OK:
+    case PGRES_COMMAND_OK:
+    case PGRES_EMPTY_QUERY:
+    case PGRES_COPY_IN:
+        return TDB_RUN_OK;
+    default:
+        if (timed_out && tdb_result_is(res, TDB_SQLSTATE_QUERY_CANCELED))
+            return TDB_RUN_TIMEOUT;
+        return TDB_RUN_SERVER_ERROR;
+    }
+}
+
 tdb_run_status tdb_collect(tdb_conn *conn, double deadline, PGresult **out)
 {
     PGconn *pg = conn->pg;
@@ -126,44 +144,159 @@ tdb_run_status tdb_collect(tdb_conn *conn, double deadline, PGresult **out)
             break;   /* the caller streams the data */
     }
     *out = keep;
-    if (PQstatus(pg) != CONNECTION_OK || !keep)
-        return TDB_RUN_LOST;
-    switch (PQresultStatus(keep)) {
-    case PGRES_TUPLES_OK:
-    case PGRES_COMMAND_OK:
-    case PGRES_EMPTY_QUERY:
-    case PGRES_COPY_IN:
-        return TDB_RUN_OK;
-    default:
-        if (timed_out && tdb_result_is(keep, TDB_SQLSTATE_QUERY_CANCELED))
-            return TDB_RUN_TIMEOUT;
-        return TDB_RUN_SERVER_ERROR;
-    }
+    return result_status(conn, keep, timed_out);
 }
 
-static tdb_run_status prepare_statement(tdb_conn *conn, tdb_sql_id id, const tdb_sql *sql,
-                                        double deadline, PGresult **errres)
+/*
+ * One step of an exchange: waits for the next result, cancelling the
+ * statement once at `deadline`.  0 with *res set (NULL at the end of a
+ * step's results); -1: the connection failed; -2: no answer even to the
+ * cancel (the connection has been dropped).
+ */
+static int next_result(tdb_conn *conn, double deadline, int *timed_out, PGresult **res)
 {
-    PGresult *res = NULL;
-    tdb_run_status st;
-    if (!PQsendPrepare(conn->pg, tdb_sql_prepared_name(id), sql->text, sql->nparams, NULL))
-        return PQstatus(conn->pg) == CONNECTION_OK ? TDB_RUN_SERVER_ERROR : TDB_RUN_NOT_SENT;
-    st = tdb_collect(conn, deadline, &res);
-    /* Same hashed name means same text: another session of a pooled backend made it. */
-    if (st == TDB_RUN_SERVER_ERROR && conn->txn_depth == 0 &&
-        tdb_result_is(res, TDB_SQLSTATE_DUPLICATE_PSTATEMENT))
-        st = TDB_RUN_OK;
-    if (st == TDB_RUN_OK)
-        conn->prepared[id] = 1;
-    /* A prepare has no effect on data: a lost answer just means "not sent". */
-    if (st == TDB_RUN_LOST)
-        st = TDB_RUN_NOT_SENT;
-    if (st == TDB_RUN_SERVER_ERROR) {
-        *errres = res;
-        return st;
+    int r = tdb_wait_result(conn->pg, *timed_out ? 0 : deadline);
+    if (r == 0 && !*timed_out) {
+        double grace_end = tdb_now() + TDB_CANCEL_GRACE;
+        *timed_out = 1;
+        tdb_cancel_bounded(conn->pg, TDB_CANCEL_GRACE);
+        r = tdb_wait_result(conn->pg, grace_end);
+        if (r == 0) {
+            tdb_conn_lose(conn);
+            return -2;
+        }
     }
-    PQclear(res);
+    if (r < 0)
+        return -1;
+    *res = PQgetResult(conn->pg);
+    return 0;
+}
+
+enum { STEP_PID, STEP_BEGIN, STEP_PREPARE, STEP_RUN, STEP_COUNT };
+
+static int send_statement(tdb_conn *conn, tdb_sql_id id, const tdb_sql *sql, int named,
+                          const tdb_params *p)
+{
+    int n = p ? p->n : 0;
+    const char *const *values = p ? p->values : NULL;
+    if (named)
+        return PQsendQueryPrepared(conn->pg, tdb_sql_prepared_name(id), n, values,
+                                   NULL, NULL, sql->binary);
+    return PQsendQueryParams(conn->pg, sql->text, n, NULL, values, NULL, NULL, sql->binary);
+}
+
+/* Learns from the first steps of an exchange: the proxy check, BEGIN, the prepare. */
+static void note_steps(tdb_conn *conn, tdb_sql_id id, PGresult *const step[STEP_COUNT],
+                       const int used[STEP_COUNT])
+{
+    if (used[STEP_PID] && PQresultStatus(step[STEP_PID]) == PGRES_TUPLES_OK &&
+        PQntuples(step[STEP_PID]) == 1) {
+        conn->proxy = atoi(PQgetvalue(step[STEP_PID], 0, 0)) != PQbackendPID(conn->pg);
+        conn->use_prepared = !conn->proxy;
+        conn->proxy_unknown = 0;
+    }
+    if (used[STEP_BEGIN] && PQresultStatus(step[STEP_BEGIN]) == PGRES_COMMAND_OK)
+        conn->begin_pending = 0;
+    /* Same hashed name means same text: another session of a pooled backend made it. */
+    if (used[STEP_PREPARE] &&
+        (PQresultStatus(step[STEP_PREPARE]) == PGRES_COMMAND_OK ||
+         (conn->txn_depth == 0 && tdb_result_is(step[STEP_PREPARE], TDB_SQLSTATE_DUPLICATE_PSTATEMENT))))
+        conn->prepared[id] = 1;
+}
+
+/*
+ * A statement with what must precede it — the proxy check on a new
+ * connection, a deferred BEGIN, the prepare of a named statement's first
+ * use — in one round trip (pipeline mode, one Sync).  A failed step
+ * aborts the rest; its error is the statement's.
+ */
+static tdb_run_status run_exchange(tdb_conn *conn, tdb_sql_id id, const tdb_sql *sql,
+                                   const tdb_params *p, double deadline, PGresult **out)
+{
+    PGconn *pg = conn->pg;
+    PGresult *step[STEP_COUNT] = { 0 };
+    int used[STEP_COUNT] = { 0 };
+    int named = conn->use_prepared && sql->prepare && !conn->proxy_unknown;
+    int timed_out = 0, r = 0;
+    tdb_run_status st = TDB_RUN_LOST;
+
+    used[STEP_PID] = conn->proxy_unknown;
+    used[STEP_BEGIN] = conn->begin_pending;
+    used[STEP_PREPARE] = named && !conn->prepared[id];
+    used[STEP_RUN] = 1;
+    if (!PQenterPipelineMode(pg))
+        return TDB_RUN_NOT_SENT;
+    if ((used[STEP_PID] &&
+         !PQsendQueryParams(pg, tdb_sql_get(TDB_SQL_BACKEND_PID)->text, 0, NULL, NULL, NULL, NULL, 0)) ||
+        (used[STEP_BEGIN] &&
+         !PQsendQueryParams(pg, tdb_sql_get(TDB_SQL_BEGIN)->text, 0, NULL, NULL, NULL, NULL, 0)) ||
+        (used[STEP_PREPARE] &&
+         !PQsendPrepare(pg, tdb_sql_prepared_name(id), sql->text, sql->nparams, NULL)) ||
+        !send_statement(conn, id, sql, named, p)) {
+        /* Nothing has left: libpq flushes a pipeline at its Sync. */
+        tdb_conn_drop(conn);
+        return TDB_RUN_NOT_SENT;
+    }
+    if (!PQpipelineSync(pg))
+        goto lost;
+    for (int i = 0; i < STEP_COUNT; i++) {
+        PGresult *res;
+        if (!used[i])
+            continue;
+        while ((r = next_result(conn, deadline, &timed_out, &res)) == 0 && res) {
+            if (!step[i])
+                step[i] = res;
+            else
+                step[i] = keep_first_error(step[i], res);
+        }
+        if (r != 0)
+            goto lost;
+    }
+    /* The Sync's own result, then the pipeline is idle. */
+    {
+        PGresult *sync = NULL;
+        r = next_result(conn, deadline, &timed_out, &sync);
+        if (r == 0 && PQresultStatus(sync) != PGRES_PIPELINE_SYNC)
+            r = -1;
+        PQclear(sync);
+        if (r != 0 || !PQexitPipelineMode(pg))
+            goto lost;
+    }
+    note_steps(conn, id, step, used);
+    /* The first failed step is the statement's outcome (the rest were skipped). */
+    for (int i = 0; i < STEP_COUNT; i++) {
+        if (!used[i] || PQresultStatus(step[i]) == PGRES_PIPELINE_ABORTED)
+            continue;
+        if (i == STEP_PREPARE && conn->prepared[id] &&
+            PQresultStatus(step[i]) != PGRES_COMMAND_OK) {
+            /* A name another session already prepared: run it now, on its own. */
+            st = TDB_RUN_NOT_SENT;
+            break;
+        }
+        st = result_status(conn, step[i], timed_out);
+        if (st != TDB_RUN_OK || i == STEP_RUN) {
+            *out = step[i];
+            step[i] = NULL;
+            break;
+        }
+    }
+    for (int i = 0; i < STEP_COUNT; i++)
+        PQclear(step[i]);
+    if (st == TDB_RUN_NOT_SENT) {
+        if (!send_statement(conn, id, sql, named, p))
+            return PQstatus(pg) == CONNECTION_OK ? TDB_RUN_SERVER_ERROR : TDB_RUN_NOT_SENT;
+        return tdb_collect(conn, deadline, out);
+    }
     return st;
+
+lost:
+    for (int i = 0; i < STEP_COUNT; i++)
+        PQclear(step[i]);
+    if (r == -2)
+        return TDB_RUN_TIMEOUT_LOST;
+    /* Whatever was in flight is unknown; a pending BEGIN means nothing committed. */
+    tdb_conn_drop(conn);
+    return TDB_RUN_LOST;
 }
 
 static tdb_run_status run_once(tdb_conn *conn, tdb_sql_id id, const tdb_params *p,
@@ -172,23 +305,11 @@ static tdb_run_status run_once(tdb_conn *conn, tdb_sql_id id, const tdb_params *
     const tdb_sql *sql = tdb_sql_get(id);
     double deadline = conn->statement_timeout > 0 ? tdb_now() + conn->statement_timeout : 0;
     int named = conn->use_prepared && sql->prepare;
-    int n = p ? p->n : 0;
-    const char *const *values = p ? p->values : NULL;
-    int sent;
 
     *out = NULL;
-    if (named && !conn->prepared[id]) {
-        tdb_run_status st = prepare_statement(conn, id, sql, deadline, out);
-        if (st != TDB_RUN_OK)
-            return st;
-    }
-    if (named)
-        sent = PQsendQueryPrepared(conn->pg, tdb_sql_prepared_name(id), n, values,
-                                   NULL, NULL, sql->binary);
-    else
-        sent = PQsendQueryParams(conn->pg, sql->text, n, NULL, values, NULL, NULL,
-                                 sql->binary);
-    if (!sent)
+    if (conn->proxy_unknown || conn->begin_pending || (named && !conn->prepared[id]))
+        return run_exchange(conn, id, sql, p, deadline, out);
+    if (!send_statement(conn, id, sql, named, p))
         return PQstatus(conn->pg) == CONNECTION_OK ? TDB_RUN_SERVER_ERROR : TDB_RUN_NOT_SENT;
     return tdb_collect(conn, deadline, out);
 }
@@ -202,13 +323,16 @@ static int skips_probe(const tdb_conn *conn, const tdb_sql *sql, int attempt)
 /*
  * May a statement whose connection failed be sent again on a fresh one?
  * Never inside a transaction (the server rolled it back).  Not sent at
- * all: yes.  Sent and lost: only a read, and only once — unless the
+ * all, or sent with the transaction's BEGIN: yes.  Sent and lost: only a read, and only once — unless the
  * answer was the server's goodbye to an unprobed read, which is what the
  * skipped probe would have found, so it does not use up that one resend.
  */
 static int may_resend(const tdb_conn *conn, const tdb_sql *sql, tdb_run_status st,
                       int unprobed_goodbye, int *resent)
 {
+    /* Its BEGIN went in the same exchange: nothing of it can have committed. */
+    if (conn->begin_pending)
+        return 1;
     if (conn->txn_depth > 0)
         return 0;
     if (st == TDB_RUN_NOT_SENT)

@@ -27,8 +27,13 @@ int tdb_conn_begin(tdb_conn *conn, tdb_error *err)
         tdb_error_set(err, TDB_CLOSED, NULL, "the connection is closed");
         return -1;
     }
-    if (tdb_conn_run(conn, conn->txn_depth == 0 ? TDB_SQL_BEGIN : TDB_SQL_SAVEPOINT, NULL, err) != 0)
+    tdb_error_clear(err);
+    /* BEGIN travels with the transaction's first statement (exec.c): no round trip of its own. */
+    if (conn->txn_depth == 0) {
+        conn->begin_pending = 1;
+    } else if (tdb_conn_run(conn, TDB_SQL_SAVEPOINT, NULL, err) != 0) {
         return -1;
+    }
     conn->txn_depth++;
     return 0;
 }
@@ -38,8 +43,10 @@ static void txn_pop(tdb_conn *conn)
 {
     if (conn->txn_depth > 0)
         conn->txn_depth--;
-    if (conn->txn_depth == 0)
+    if (conn->txn_depth == 0) {
         conn->txn_broken = 0;
+        conn->begin_pending = 0;
+    }
 }
 
 int tdb_conn_rollback(tdb_conn *conn, tdb_error *err)
@@ -48,8 +55,8 @@ int tdb_conn_rollback(tdb_conn *conn, tdb_error *err)
     tdb_error_clear(err);
     if (!conn || conn->txn_depth == 0)
         return 0;
-    if (conn->txn_broken || !conn->pg) {
-        txn_pop(conn);   /* the server already rolled everything back */
+    if (conn->txn_broken || !conn->pg || conn->begin_pending) {
+        txn_pop(conn);   /* the server already rolled everything back, or never began */
         return 0;
     }
     if (conn->txn_depth == 1) {
@@ -93,6 +100,10 @@ int tdb_conn_commit(tdb_conn *conn, tdb_error *err)
     if (!conn || conn->txn_depth == 0) {
         tdb_error_set(err, TDB_INVALID, NULL, "commit outside a transaction");
         return -1;
+    }
+    if (conn->begin_pending && conn->txn_depth == 1) {
+        txn_pop(conn);   /* nothing was sent: nothing to commit */
+        return 0;
     }
     if (commit_refused(conn, err) != 0)
         return -1;
