@@ -99,7 +99,7 @@ static int selects_task_columns(const char *text)
 static int starts_with_word(const char *text, const char *word)
 {
     size_t n = strlen(word);
-    return strncmp(text, word, n) == 0 && (text[n] == ' ' || text[n] == '\0');
+    return strncmp(text, word, n) == 0 && (text[n] == ' ' || text[n] == ';' || text[n] == '\0');
 }
 
 /* FNV-1a 64, written out again here: the names must not change between builds. */
@@ -143,7 +143,8 @@ static void test_entries(void)
         }
         if (s->nparams > 8) /* TDB_MAX_PARAMS in conn.h */
             within_max = 0;
-        if (strchr(s->text, ';')) {
+        /* Only the batch starts are several statements: simple protocol, so no parameters. */
+        if (strchr(s->text, ';') && (strncmp(s->label, "copy_start", 10) != 0 || s->nparams != 0)) {
             printf("#   %s: contains ';'\n", s->label);
             one_stmt = 0;
         }
@@ -166,7 +167,7 @@ static void test_entries(void)
     test_cond("sql: nparams equals the highest $n in the text", params_ok);
     test_cond("sql: every $1..$n is used (libpq must infer each type)", dense_ok);
     test_cond("sql: no statement has more parameters than tdb_params holds", within_max);
-    test_cond("sql: no text contains ';' (one statement each)", one_stmt);
+    test_cond("sql: no text contains ';' (one statement each) but the parameterless batch starts", one_stmt);
     test_cond("sql: task-returning statements select the 7 columns in TDB_COL_* order", columns_ok);
     test_cond("sql: task-returning statements ask for binary rows", binary_ok);
     test_cond("sql: no other statement returns task rows", no_stray);

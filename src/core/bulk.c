@@ -6,7 +6,8 @@
  *
  *  - Usually the rows take ids from the column default during COPY (as
  *    psql's \copy would).  The sequence's last value `mark`, read before
- *    COPY, and this session's last id `last`, read after, prove which:
+ *    COPY, and this session's last id `last`, checked after on the server
+ *    in the same round trip as the COMMIT, prove which:
  *    every id handed out after the read is above `mark`, ours are n
  *    distinct increasing values in (mark, last], so when last - mark == n
  *    they are exactly mark+1 .. last, in row order.  That needs step 1 and
@@ -16,10 +17,12 @@
  *    statement) and carried by COPY.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bytes.h"
+#include "conn_internal.h"
 #include "task.h"
 
 #define COPY_CHUNK (256 * 1024)
@@ -53,42 +56,6 @@ static size_t put_row(char *out, const long long *id, const tdb_task_new *t)
     p = tdb_put_be32(p, 1);
     *p++ = t->completed > 0;
     return (size_t)(p - out);
-}
-
-/* One int8 from a one-row binary result; 0 when the value is NULL. */
-static int result_int8(PGresult *res, long long *v)
-{
-    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || PQgetlength(res, 0, 0) != 8)
-        return 0;
-    *v = (long long)tdb_get_be64(PQgetvalue(res, 0, 0));
-    return 1;
-}
-
-/* 1: `mark` is usable (see the top of the file); 0: it is not; -1: error. */
-static int id_mark(tdb_conn *c, long long *mark, tdb_error *err)
-{
-    PGresult *res = tdb_conn_exec(c, TDB_SQL_ID_MARK, NULL, err);
-    int known;
-    if (!res)
-        return -1;
-    known = result_int8(res, mark);
-    PQclear(res);
-    return known;
-}
-
-static int last_id(tdb_conn *c, long long *last, tdb_error *err)
-{
-    PGresult *res = tdb_conn_exec(c, TDB_SQL_LAST_ID, NULL, err);
-    int known;
-    if (!res)
-        return -1;
-    known = result_int8(res, last);
-    PQclear(res);
-    if (!known) {
-        tdb_error_set(err, TDB_DATABASE, NULL, "create_tasks: the server returned no id");
-        return -1;
-    }
-    return 0;
 }
 
 static int draw_ids(tdb_conn *c, size_t n, long long *ids, tdb_error *err)
@@ -158,12 +125,11 @@ static int stream_rows(tdb_conn *c, const tdb_task_new *rows, size_t n,
     return rc;
 }
 
-static int copy_rows(tdb_conn *c, const tdb_task_new *rows, size_t n, const long long *ids,
+/* Streams the rows and ends the COPY; on failure the COPY is aborted (err says why). */
+static int send_rows(tdb_conn *c, const tdb_task_new *rows, size_t n, const long long *ids,
                      tdb_error *err)
 {
     tdb_error tmp;
-    if (tdb_conn_copy_begin(c, ids ? TDB_SQL_COPY_IN_IDS : TDB_SQL_COPY_IN, err) != 0)
-        return -1;
     if (stream_rows(c, rows, n, ids, err) != 0) {
         /* The abort can tell more: a row the server rejected first, or the connection lost. */
         if (tdb_conn_txn_depth(c) > 0 && err->kind != TDB_CONNECTION &&
@@ -174,31 +140,81 @@ static int copy_rows(tdb_conn *c, const tdb_task_new *rows, size_t n, const long
     return tdb_conn_copy_end(c, NULL, err);
 }
 
-/* 1: the rows were written and `ids` filled; 0: rolled back, ids unknown; -1: error. */
+static tdb_sql_id copy_start_statement(const tdb_conn *c)
+{
+    if (tdb_conn_txn_depth(c) == 0)
+        return TDB_SQL_COPY_START_TXN;
+    return c->begin_pending ? TDB_SQL_COPY_START_TXN_SAVEPOINT : TDB_SQL_COPY_START_SAVEPOINT;
+}
+
+/*
+ * The usual way, in three round trips: open the level, read the mark and
+ * start COPY; the rows; prove the ids and commit.  1: written and `ids`
+ * filled; 0: nothing written and the level is still open, ids unknown (the
+ * proof cannot hold or failed); -1: error, the level is over.
+ */
 static int copy_with_default_ids(tdb_conn *c, const tdb_task_new *rows, size_t n,
                                  long long *ids, tdb_error *err)
 {
-    long long mark, last;
-    int known = id_mark(c, &mark, err);
-    if (known <= 0)
-        return known;
-    if (copy_rows(c, rows, n, NULL, err) != 0 || last_id(c, &last, err) != 0)
-        return -1;
-    if (last <= mark || (unsigned long long)last - (unsigned long long)mark != n) {
-        /* Another session drew ids meanwhile: ours are not known.  Start over. */
-        if (tdb_conn_rollback(c, err) != 0 || tdb_conn_begin(c, err) != 0)
-            return -1;
-        return 0;
+    PGresult *res = NULL;
+    tdb_params p = { 0 };
+    char mark_text[24], count[24];
+    long long mark = 0;
+    int known = 0;
+    tdb_error tmp;
+
+    if (tdb_conn_copy_start(c, copy_start_statement(c), &res, err) != 0)
+        goto failed;
+    if (res && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+        mark = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        known = 1;
     }
+    PQclear(res);
+    if (!known) {
+        /* The proof cannot hold: end this COPY unused and draw ids first. */
+        if (tdb_conn_copy_end(c, "ids are drawn first", err) != 0)
+            goto failed;
+        if (tdb_conn_rollback(c, err) != 0)
+            return -1;
+        return tdb_conn_begin(c, err) == 0 ? 0 : -1;
+    }
+    if (send_rows(c, rows, n, NULL, err) != 0)
+        goto failed;
+    snprintf(mark_text, sizeof mark_text, "%lld", mark);
+    snprintf(count, sizeof count, "%zu", n);
+    p.n = 2;
+    p.values[0] = mark_text;
+    p.values[1] = count;
+    res = tdb_conn_exec_commit(c, TDB_SQL_IDS_PROVEN, &p, err);
+    if (!res) {
+        /* Another session drew ids meanwhile: ours are not known; rolled back, start over. */
+        if (strcmp(err->sqlstate, TDB_SQLSTATE_DIVISION_BY_ZERO) == 0)
+            return tdb_conn_begin(c, err) == 0 ? 0 : -1;
+        return -1;
+    }
+    PQclear(res);
     for (size_t i = 0; i < n; i++)
         ids[i] = mark + 1 + (long long)i;
     return 1;
+
+failed:
+    tdb_conn_rollback(c, &tmp);
+    return -1;
+}
+
+static int copy_rows(tdb_conn *c, const tdb_task_new *rows, size_t n, const long long *ids,
+                     tdb_error *err)
+{
+    if (tdb_conn_copy_begin(c, TDB_SQL_COPY_IN_IDS, err) != 0)
+        return -1;
+    return send_rows(c, rows, n, ids, err);
 }
 
 int tdb_task_create_many(tdb_conn *c, const tdb_str *scope, tdb_task_new *rows, size_t n,
                          long long *ids, tdb_error *err)
 {
     tdb_error tmp;
+    int r;
     tdb_error_clear(err);
     for (size_t i = 0; i < n; i++) {
         if (tdb_task_check_new(scope, &rows[i], err) != 0) {
@@ -208,16 +224,10 @@ int tdb_task_create_many(tdb_conn *c, const tdb_str *scope, tdb_task_new *rows, 
     }
     if (n == 0)
         return 0;
-    if (tdb_conn_begin(c, err) != 0)
-        return -1;
-    switch (copy_with_default_ids(c, rows, n, ids, err)) {
-    case 1:
-        return tdb_conn_commit(c, err);
-    case 0:
-        break;
-    default:
-        goto rollback;
-    }
+    r = copy_with_default_ids(c, rows, n, ids, err);
+    if (r != 0)
+        return r > 0 ? 0 : -1;
+    /* The level is open again: ids drawn first, then COPY carries them. */
     if (draw_ids(c, n, ids, err) != 0 || copy_rows(c, rows, n, ids, err) != 0)
         goto rollback;
     return tdb_conn_commit(c, err);

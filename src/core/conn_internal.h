@@ -100,6 +100,35 @@ void tdb_cancel_bounded(PGconn *pg, double grace);
  */
 tdb_run_status tdb_collect(tdb_conn *conn, double deadline, PGresult **out);
 
+/*
+ * tdb_conn_exec, with the statement `then` (no parameters; TDB_SQL_COMMIT
+ * or TDB_SQL_RELEASE) pipelined after it in the same round trip; its
+ * result goes to *then_res when the statement succeeded.  `then` is
+ * skipped by the server when the statement fails.
+ */
+PGresult *tdb_conn_exec_then(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
+                             tdb_sql_id then, PGresult **then_res, tdb_error *err);
+
+/*
+ * Runs `id` and ends the innermost transaction level in the same round
+ * trip (txn.c).  On failure the level is over (rolled back when the
+ * statement failed) and err says why.
+ */
+PGresult *tdb_conn_exec_commit(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
+                               tdb_error *err);
+
+/*
+ * Starts a batch (bulk.c) with one simple-protocol query that opens a
+ * transaction level, reads one row and starts COPY (the catalogue's
+ * copy_start texts).  The level is opened (txn_depth + 1) whatever
+ * happens; the caller rolls it back on failure.  *rows gets the row's
+ * result (caller clears).  Non-blocking from here to tdb_conn_copy_end.
+ */
+int tdb_conn_copy_start(tdb_conn *conn, tdb_sql_id id, PGresult **rows, tdb_error *err);
+
+/* Waits for the next result, cancelling once at `deadline` (exec.c; see there). */
+int tdb_next_result(tdb_conn *conn, double deadline, int *timed_out, PGresult **res);
+
 /* Whether the result's SQLSTATE is `code` (res may be NULL). */
 int tdb_result_is(const PGresult *res, const char *code);
 

@@ -14,6 +14,9 @@
 
 #include "conn_internal.h"
 
+static void copy_timeout_error(const tdb_conn *conn, tdb_error *err);
+static int copy_unresponsive(tdb_conn *conn, tdb_error *err);
+
 static int copy_lost(tdb_conn *conn, tdb_error *err)
 {
     tdb_error_from_conn(err, TDB_CONNECTION, conn->pg, "copy");
@@ -38,6 +41,71 @@ int tdb_conn_copy_begin(tdb_conn *conn, tdb_sql_id id, tdb_error *err)
                       tdb_sql_get(id)->label);
         return -1;
     }
+    if (PQsetnonblocking(conn->pg, 1) != 0)
+        return copy_lost(conn, err);
+    return 0;
+}
+
+int tdb_conn_copy_start(tdb_conn *conn, tdb_sql_id id, PGresult **rows, tdb_error *err)
+{
+    const tdb_sql *sql = tdb_sql_get(id);
+    PGresult *res = NULL, *failed = NULL;
+    int timed_out = 0, r, copying = 0;
+
+    *rows = NULL;
+    tdb_error_clear(err);
+    conn->copy_deadline = conn->statement_timeout > 0 ? tdb_now() + conn->statement_timeout : 0;
+    conn->copy_grace_end = 0;
+    if (tdb_conn_ensure_live(conn, 1, err) != 0)
+        return -1;
+    /* The text opens its own level; a pending BEGIN is part of it (copy_start_txn_sp). */
+    conn->txn_depth++;
+    conn->begin_pending = 0;
+    if (!PQsendQuery(conn->pg, sql->text))
+        return copy_lost(conn, err);
+    while (!copying && (r = tdb_next_result(conn, conn->copy_deadline, &timed_out, &res)) == 0 && res) {
+        switch (PQresultStatus(res)) {
+        case PGRES_COPY_IN:
+            copying = 1;
+            break;
+        case PGRES_TUPLES_OK:
+            if (!*rows) {
+                *rows = res;
+                res = NULL;
+            }
+            break;
+        case PGRES_COMMAND_OK:
+            break;
+        default:
+            if (!failed) {
+                failed = res;
+                res = NULL;
+            }
+            break;
+        }
+        PQclear(res);
+        res = NULL;
+    }
+    if (!copying && r == -2) {   /* no answer even to the cancel: dropped */
+        PQclear(failed);
+        return copy_unresponsive(conn, err);
+    }
+    if (!copying && (r != 0 || PQstatus(conn->pg) != CONNECTION_OK)) {
+        PQclear(failed);
+        return copy_lost(conn, err);
+    }
+    if (!copying) {
+        if (timed_out && tdb_result_is(failed, TDB_SQLSTATE_QUERY_CANCELED))
+            copy_timeout_error(conn, err);
+        else if (failed)
+            tdb_error_from_result(err, conn->pg, failed, sql->label);
+        else
+            tdb_error_set(err, TDB_DATABASE, NULL, "%s: the server did not start COPY", sql->label);
+        tdb_conn_scrub(conn, err);
+        PQclear(failed);
+        return -1;
+    }
+    PQclear(failed);
     if (PQsetnonblocking(conn->pg, 1) != 0)
         return copy_lost(conn, err);
     return 0;

@@ -53,6 +53,7 @@ typedef struct tdb_error {
 #define TDB_SQLSTATE_NOT_NULL_VIOLATION    "23502"
 #define TDB_SQLSTATE_STRING_TOO_LONG       "22001"
 #define TDB_SQLSTATE_IN_FAILED_TXN         "25P02"
+#define TDB_SQLSTATE_DIVISION_BY_ZERO      "22012"
 
 /* SQLSTATE classes (the first two characters), by PostgreSQL's names. */
 #define TDB_SQLCLASS_CONNECTION_EXCEPTION  "08"

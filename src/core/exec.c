@@ -153,7 +153,7 @@ tdb_run_status tdb_collect(tdb_conn *conn, double deadline, PGresult **out)
  * step's results); -1: the connection failed; -2: no answer even to the
  * cancel (the connection has been dropped).
  */
-static int next_result(tdb_conn *conn, double deadline, int *timed_out, PGresult **res)
+int tdb_next_result(tdb_conn *conn, double deadline, int *timed_out, PGresult **res)
 {
     int r = tdb_wait_result(conn->pg, *timed_out ? 0 : deadline);
     if (r == 0 && !*timed_out) {
@@ -172,7 +172,10 @@ static int next_result(tdb_conn *conn, double deadline, int *timed_out, PGresult
     return 0;
 }
 
-enum { STEP_PID, STEP_BEGIN, STEP_PREPARE, STEP_RUN, STEP_COUNT };
+enum { STEP_PID, STEP_BEGIN, STEP_PREPARE, STEP_RUN, STEP_THEN, STEP_COUNT };
+
+/* No statement: a run with nothing pipelined after it. */
+#define NO_STATEMENT TDB_SQL_STMT_COUNT
 
 static int send_statement(tdb_conn *conn, tdb_sql_id id, const tdb_sql *sql, int named,
                           const tdb_params *p)
@@ -207,11 +210,13 @@ static void note_steps(tdb_conn *conn, tdb_sql_id id, PGresult *const step[STEP_
 /*
  * A statement with what must precede it — the proxy check on a new
  * connection, a deferred BEGIN, the prepare of a named statement's first
- * use — in one round trip (pipeline mode, one Sync).  A failed step
- * aborts the rest; its error is the statement's.
+ * use — and what may follow it (`then`, with no parameters: COMMIT), in one
+ * round trip (pipeline mode, one Sync).  A failed step aborts the rest; its
+ * error is the statement's.  `then`'s own result goes to *then_out.
  */
 static tdb_run_status run_exchange(tdb_conn *conn, tdb_sql_id id, const tdb_sql *sql,
-                                   const tdb_params *p, double deadline, PGresult **out)
+                                   const tdb_params *p, double deadline, tdb_sql_id then,
+                                   PGresult **out, PGresult **then_out)
 {
     PGconn *pg = conn->pg;
     PGresult *step[STEP_COUNT] = { 0 };
@@ -224,6 +229,7 @@ static tdb_run_status run_exchange(tdb_conn *conn, tdb_sql_id id, const tdb_sql 
     used[STEP_BEGIN] = conn->begin_pending;
     used[STEP_PREPARE] = named && !conn->prepared[id];
     used[STEP_RUN] = 1;
+    used[STEP_THEN] = then != NO_STATEMENT;
     if (!PQenterPipelineMode(pg))
         return TDB_RUN_NOT_SENT;
     if ((used[STEP_PID] &&
@@ -232,7 +238,9 @@ static tdb_run_status run_exchange(tdb_conn *conn, tdb_sql_id id, const tdb_sql 
          !PQsendQueryParams(pg, tdb_sql_get(TDB_SQL_BEGIN)->text, 0, NULL, NULL, NULL, NULL, 0)) ||
         (used[STEP_PREPARE] &&
          !PQsendPrepare(pg, tdb_sql_prepared_name(id), sql->text, sql->nparams, NULL)) ||
-        !send_statement(conn, id, sql, named, p)) {
+        !send_statement(conn, id, sql, named, p) ||
+        (used[STEP_THEN] &&
+         !PQsendQueryParams(pg, tdb_sql_get(then)->text, 0, NULL, NULL, NULL, NULL, 0))) {
         /* Nothing has left: libpq flushes a pipeline at its Sync. */
         tdb_conn_drop(conn);
         return TDB_RUN_NOT_SENT;
@@ -243,7 +251,7 @@ static tdb_run_status run_exchange(tdb_conn *conn, tdb_sql_id id, const tdb_sql 
         PGresult *res;
         if (!used[i])
             continue;
-        while ((r = next_result(conn, deadline, &timed_out, &res)) == 0 && res) {
+        while ((r = tdb_next_result(conn, deadline, &timed_out, &res)) == 0 && res) {
             if (!step[i])
                 step[i] = res;
             else
@@ -255,7 +263,7 @@ static tdb_run_status run_exchange(tdb_conn *conn, tdb_sql_id id, const tdb_sql 
     /* The Sync's own result, then the pipeline is idle. */
     {
         PGresult *sync = NULL;
-        r = next_result(conn, deadline, &timed_out, &sync);
+        r = tdb_next_result(conn, deadline, &timed_out, &sync);
         if (r == 0 && PQresultStatus(sync) != PGRES_PIPELINE_SYNC)
             r = -1;
         PQclear(sync);
@@ -264,7 +272,7 @@ static tdb_run_status run_exchange(tdb_conn *conn, tdb_sql_id id, const tdb_sql 
     }
     note_steps(conn, id, step, used);
     /* The first failed step is the statement's outcome (the rest were skipped). */
-    for (int i = 0; i < STEP_COUNT; i++) {
+    for (int i = 0; i < STEP_THEN; i++) {
         if (!used[i] || PQresultStatus(step[i]) == PGRES_PIPELINE_ABORTED)
             continue;
         if (i == STEP_PREPARE && conn->prepared[id] &&
@@ -280,9 +288,15 @@ static tdb_run_status run_exchange(tdb_conn *conn, tdb_sql_id id, const tdb_sql 
             break;
         }
     }
+    if (st == TDB_RUN_OK && used[STEP_THEN]) {
+        *then_out = step[STEP_THEN];
+        step[STEP_THEN] = NULL;
+    }
     for (int i = 0; i < STEP_COUNT; i++)
         PQclear(step[i]);
     if (st == TDB_RUN_NOT_SENT) {
+        if (used[STEP_THEN])
+            return run_exchange(conn, id, sql, p, deadline, then, out, then_out);
         if (!send_statement(conn, id, sql, named, p))
             return PQstatus(pg) == CONNECTION_OK ? TDB_RUN_SERVER_ERROR : TDB_RUN_NOT_SENT;
         return tdb_collect(conn, deadline, out);
@@ -300,15 +314,16 @@ lost:
 }
 
 static tdb_run_status run_once(tdb_conn *conn, tdb_sql_id id, const tdb_params *p,
-                               PGresult **out)
+                               tdb_sql_id then, PGresult **out, PGresult **then_out)
 {
     const tdb_sql *sql = tdb_sql_get(id);
     double deadline = conn->statement_timeout > 0 ? tdb_now() + conn->statement_timeout : 0;
     int named = conn->use_prepared && sql->prepare;
 
     *out = NULL;
-    if (conn->proxy_unknown || conn->begin_pending || (named && !conn->prepared[id]))
-        return run_exchange(conn, id, sql, p, deadline, out);
+    if (conn->proxy_unknown || conn->begin_pending || (named && !conn->prepared[id]) ||
+        then != NO_STATEMENT)
+        return run_exchange(conn, id, sql, p, deadline, then, out, then_out);
     if (!send_statement(conn, id, sql, named, p))
         return PQstatus(conn->pg) == CONNECTION_OK ? TDB_RUN_SERVER_ERROR : TDB_RUN_NOT_SENT;
     return tdb_collect(conn, deadline, out);
@@ -323,15 +338,15 @@ static int skips_probe(const tdb_conn *conn, const tdb_sql *sql, int attempt)
 /*
  * May a statement whose connection failed be sent again on a fresh one?
  * Never inside a transaction (the server rolled it back).  Not sent at
- * all, or sent with the transaction's BEGIN: yes.  Sent and lost: only a read, and only once — unless the
+ * all, or sent with the transaction's BEGIN and no COMMIT: yes.  Sent and lost: only a read, and only once — unless the
  * answer was the server's goodbye to an unprobed read, which is what the
  * skipped probe would have found, so it does not use up that one resend.
  */
 static int may_resend(const tdb_conn *conn, const tdb_sql *sql, tdb_run_status st,
-                      int unprobed_goodbye, int *resent)
+                      int commits, int unprobed_goodbye, int *resent)
 {
-    /* Its BEGIN went in the same exchange: nothing of it can have committed. */
-    if (conn->begin_pending)
+    /* Its BEGIN went in the same exchange, and no COMMIT: nothing of it can have committed. */
+    if (conn->begin_pending && !(commits && st == TDB_RUN_LOST))
         return 1;
     if (conn->txn_depth > 0)
         return 0;
@@ -393,8 +408,8 @@ static void timeout_error(const tdb_conn *conn, const tdb_sql *sql, tdb_run_stat
     }
 }
 
-PGresult *tdb_conn_exec(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
-                        tdb_error *err)
+PGresult *tdb_conn_exec_then(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
+                             tdb_sql_id then, PGresult **then_res, tdb_error *err)
 {
     const tdb_sql *sql = tdb_sql_get(id);
     PGresult *res = NULL, *out = NULL;
@@ -412,7 +427,7 @@ PGresult *tdb_conn_exec(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
         res = NULL;
         if (tdb_conn_ensure_live(conn, probe, err) != 0)
             goto done;
-        st = run_once(conn, id, params, &res);
+        st = run_once(conn, id, params, then, &res, then_res);
         if (st == TDB_RUN_OK) {
             out = res;
             res = NULL;
@@ -434,7 +449,7 @@ PGresult *tdb_conn_exec(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
             int unprobed_goodbye = !probe && st == TDB_RUN_LOST &&
                                    tdb_sqlstate_in(res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL,
                                                    TDB_SQLSTATE_PREFIX_SESSION_ENDING);
-            if (may_resend(conn, sql, st, unprobed_goodbye, &resent)) {
+            if (may_resend(conn, sql, st, then != NO_STATEMENT, unprobed_goodbye, &resent)) {
                 tdb_conn_drop(conn);
                 continue;
             }
@@ -447,6 +462,12 @@ PGresult *tdb_conn_exec(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
 done:
     PQclear(res);
     return out;
+}
+
+PGresult *tdb_conn_exec(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
+                        tdb_error *err)
+{
+    return tdb_conn_exec_then(conn, id, params, NO_STATEMENT, NULL, err);
 }
 
 int tdb_conn_run(tdb_conn *conn, tdb_sql_id id, const tdb_params *params, tdb_error *err)

@@ -72,17 +72,30 @@ static const char sql_count_user[] =
  * sequence): then ids are drawn first and COPY carries them.
  */
 #define ID_SEQUENCE "pg_get_serial_sequence('public.tasks', 'id')"
-static const char sql_id_mark[] =
-    "SELECT CASE WHEN q.seqincrement = 1 AND q.seqcache = 1"
-    " AND has_sequence_privilege(q.seqrelid, 'USAGE, SELECT')"
-    " THEN pg_sequence_last_value(q.seqrelid) END "
-    "FROM pg_catalog.pg_sequence q WHERE q.seqrelid = " ID_SEQUENCE "::regclass";
-static const char sql_last_id[] = "SELECT currval(" ID_SEQUENCE ")";
+#define ID_MARK \
+    "SELECT CASE WHEN q.seqincrement = 1 AND q.seqcache = 1" \
+    " AND has_sequence_privilege(q.seqrelid, 'USAGE, SELECT')" \
+    " THEN pg_sequence_last_value(q.seqrelid) END " \
+    "FROM pg_catalog.pg_sequence q WHERE q.seqrelid = " ID_SEQUENCE "::regclass"
+#define COPY_IN "COPY public.tasks (user_id, title, description, completed) FROM STDIN (FORMAT binary)"
+/*
+ * The start of a batch in one round trip: its transaction (or savepoint),
+ * the mark and COPY, as one simple-protocol query (none has parameters).
+ */
+static const char sql_copy_start_txn[] = "BEGIN; " ID_MARK "; " COPY_IN;
+static const char sql_copy_start_savepoint[] = "SAVEPOINT taskdb_sp; " ID_MARK "; " COPY_IN;
+static const char sql_copy_start_txn_savepoint[] =
+    "BEGIN; SAVEPOINT taskdb_sp; " ID_MARK "; " COPY_IN;
+/*
+ * The proof ($1 mark, $2 rows): fails with division_by_zero unless this
+ * session's last id is mark + rows, so the COMMIT pipelined after it is
+ * skipped when the ids are not the ones the batch assumes.
+ */
+static const char sql_ids_proven[] =
+    "SELECT 1 / (currval(" ID_SEQUENCE ") = $1::bigint + $2::bigint)::integer";
 static const char sql_next_ids[] =
     "WITH s AS MATERIALIZED (SELECT " ID_SEQUENCE "::regclass AS seq) "
     "SELECT nextval(s.seq) FROM s, generate_series(1, $1::integer)";
-static const char sql_copy_in[] =
-    "COPY public.tasks (user_id, title, description, completed) FROM STDIN (FORMAT binary)";
 static const char sql_copy_in_ids[] =
     "COPY public.tasks (id, user_id, title, description, completed) FROM STDIN (FORMAT binary)";
 
@@ -155,10 +168,11 @@ static const tdb_sql catalog[TDB_SQL_STMT_COUNT] = {
     [TDB_SQL_LIST_USER_DESC_AFTER] = { "list_user_desc_after", sql_list_user_desc_after, 5, 1, 1, 1 },
     [TDB_SQL_COUNT_ALL]   = { "count_all",   sql_count_all,            1, 1, 1, 1 },
     [TDB_SQL_COUNT_USER]  = { "count_user",  sql_count_user,           2, 1, 1, 1 },
-    [TDB_SQL_ID_MARK]     = { "id_mark",     sql_id_mark,              0, 1, 1, 0 },
-    [TDB_SQL_LAST_ID]     = { "last_id",     sql_last_id,              0, 1, 1, 0 },
+    [TDB_SQL_COPY_START_TXN]       = { "copy_start",      sql_copy_start_txn,       0, 0, 0, 0 },
+    [TDB_SQL_COPY_START_SAVEPOINT] = { "copy_start_sp",   sql_copy_start_savepoint, 0, 0, 0, 0 },
+    [TDB_SQL_COPY_START_TXN_SAVEPOINT] = { "copy_start_txn_sp", sql_copy_start_txn_savepoint, 0, 0, 0, 0 },
+    [TDB_SQL_IDS_PROVEN]  = { "ids_proven",  sql_ids_proven,           2, 1, 1, 0 },
     [TDB_SQL_NEXT_IDS]    = { "next_ids",    sql_next_ids,             1, 0, 1, 0 },
-    [TDB_SQL_COPY_IN]     = { "copy_in",     sql_copy_in,              0, 0, 0, 0 },
     [TDB_SQL_COPY_IN_IDS] = { "copy_in_ids", sql_copy_in_ids,          0, 0, 0, 0 },
     [TDB_SQL_SCHEMA_INSPECT] = { "schema_inspect", sql_schema_inspect, 0, 1, 0, 0 },
     [TDB_SQL_SCHEMA_LOCK]    = { "schema_lock",    sql_schema_lock,    0, 0, 0, 0 },

@@ -133,3 +133,43 @@ done:
     PQclear(res);
     return rc;
 }
+
+/*
+ * Runs `id` and ends the innermost level (COMMIT, or RELEASE for a
+ * savepoint) in the same round trip.  When the statement fails, the server
+ * skips the end and the level is rolled back here; err is the statement's.
+ */
+PGresult *tdb_conn_exec_commit(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
+                               tdb_error *err)
+{
+    PGresult *res = NULL, *end = NULL;
+    tdb_sql_id then;
+    tdb_error ignored;
+    tdb_error_clear(err);
+    if (!conn || conn->txn_depth == 0) {
+        tdb_error_set(err, TDB_INVALID, NULL, "commit outside a transaction");
+        return NULL;
+    }
+    then = conn->txn_depth == 1 ? TDB_SQL_COMMIT : TDB_SQL_RELEASE;
+    res = tdb_conn_exec_then(conn, id, params, then, &end, err);
+    if (!res) {
+        if (err->kind == TDB_CONNECTION && then == TDB_SQL_COMMIT && !conn->begin_pending)
+            snprintf(err->message, sizeof err->message,
+                     "commit: the connection was lost during COMMIT; "
+                     "whether the transaction was committed is unknown");
+        tdb_conn_rollback(conn, &ignored);
+        return NULL;
+    }
+    txn_pop(conn);
+    if (PQresultStatus(end) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(end), "ROLLBACK") == 0) {
+        if (PQresultStatus(end) == PGRES_COMMAND_OK)
+            tdb_error_set(err, TDB_DATABASE, NULL, "commit: the server rolled the transaction back");
+        else
+            tdb_error_from_result(err, conn->pg, end, "commit");
+        PQclear(end);
+        PQclear(res);
+        return NULL;
+    }
+    PQclear(end);
+    return res;
+}
