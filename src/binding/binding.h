@@ -22,6 +22,7 @@
 #define TDBL_ERROR      "taskdb.Error"
 #define TDBL_NULL       "taskdb.null"
 #define TDBL_RESULT     "taskdb.Result"
+#define TDBL_PIPELINE   "taskdb.Pipeline"
 
 typedef struct tdbl_conn {
     tdb_conn *conn;       /* NULL once closed */
@@ -89,5 +90,9 @@ int tdbl_each_task(lua_State *L);
 
 /* txn.c */
 int tdbl_transaction(lua_State *L);
+
+/* pipeline.c */
+void tdbl_pipeline_init(lua_State *L);
+int tdbl_pipeline(lua_State *L);
 
 #endif

@@ -55,6 +55,7 @@ TASKDB_EXPORT int luaopen_taskdb(lua_State *L)
     tdbl_conn_init(L);
     tdbl_user_init(L);
     tdbl_iter_init(L);
+    tdbl_pipeline_init(L);
     luaL_newlib(L, module_functions);
     lua_pushliteral(L, TDB_VERSION);
     lua_setfield(L, -2, "version");

@@ -219,5 +219,6 @@ const luaL_Reg tdbl_task_methods[] = {
     { "create_tasks", conn_create_tasks },
     { "each_task", tdbl_each_task },
     { "transaction", tdbl_transaction },
+    { "pipeline", tdbl_pipeline },
     { NULL, NULL }
 };

@@ -129,6 +129,9 @@ int tdb_conn_copy_start(tdb_conn *conn, tdb_sql_id id, PGresult **rows, tdb_erro
 /* Waits for the next result, cancelling once at `deadline` (exec.c; see there). */
 int tdb_next_result(tdb_conn *conn, double deadline, int *timed_out, PGresult **res);
 
+/* Of two results of one statement, the one to keep: the first error, else the first. */
+PGresult *tdb_keep_first_error(PGresult *keep, PGresult *res);
+
 /* Whether the result's SQLSTATE is `code` (res may be NULL). */
 int tdb_result_is(const PGresult *res, const char *code);
 

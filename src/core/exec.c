@@ -84,7 +84,7 @@ int tdb_result_is(const PGresult *res, const char *code)
 }
 
 /* An error result wins over a result that is not one; the other is cleared. */
-static PGresult *keep_first_error(PGresult *keep, PGresult *res)
+PGresult *tdb_keep_first_error(PGresult *keep, PGresult *res)
 {
     if (!keep)
         return res;
@@ -139,7 +139,7 @@ tdb_run_status tdb_collect(tdb_conn *conn, double deadline, PGresult **out)
         res = PQgetResult(pg);
         if (!res)
             break;
-        keep = keep_first_error(keep, res);
+        keep = tdb_keep_first_error(keep, res);
         if (PQresultStatus(keep) == PGRES_COPY_IN)
             break;   /* the caller streams the data */
     }
@@ -255,7 +255,7 @@ static tdb_run_status run_exchange(tdb_conn *conn, tdb_sql_id id, const tdb_sql 
             if (!step[i])
                 step[i] = res;
             else
-                step[i] = keep_first_error(step[i], res);
+                step[i] = tdb_keep_first_error(step[i], res);
         }
         if (r != 0)
             goto lost;

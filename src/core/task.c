@@ -110,77 +110,78 @@ int tdb_list_check(const tdb_str *scope, tdb_list_opts *opts, tdb_error *err)
     return 0;
 }
 
-PGresult *tdb_task_create(tdb_conn *c, const tdb_str *scope, tdb_task_new *t, tdb_error *err)
+static void id_param(tdb_request *r, long long id)
 {
-    tdb_params p = { 0 };
+    char *buf = r->numbers[r->used_numbers++];
+    snprintf(buf, sizeof r->numbers[0], "%lld", id);
+    param(&r->params, buf);
+}
+
+static void request_init(tdb_request *r)
+{
+    memset(r, 0, sizeof *r);
+}
+
+int tdb_request_create(const tdb_str *scope, tdb_task_new *t, tdb_request *r, tdb_error *err)
+{
+    request_init(r);
     if (tdb_task_check_new(scope, t, err) != 0)
-        return NULL;
-    param(&p, t->user_id.ptr);
-    param(&p, t->title.ptr);
-    param(&p, t->description.ptr);
-    param(&p, bool_text(t->completed));
-    return tdb_conn_exec(c, TDB_SQL_INSERT, &p, err);
-}
-
-static void id_param(tdb_params *p, char buf[24], long long id)
-{
-    snprintf(buf, 24, "%lld", id);
-    param(p, buf);
-}
-
-/* The statements for (unscoped, scoped) forms of an id operation. */
-static PGresult *by_id(tdb_conn *c, const tdb_str *scope, long long id,
-                       tdb_sql_id plain, tdb_sql_id scoped, tdb_error *err)
-{
-    tdb_params p = { 0 };
-    char idbuf[24];
-    if (check_scope(scope, err) != 0)
-        return NULL;
-    id_param(&p, idbuf, id);
-    if (scope)
-        param(&p, scope->ptr);
-    return tdb_conn_exec(c, scope ? scoped : plain, &p, err);
-}
-
-PGresult *tdb_task_get(tdb_conn *c, const tdb_str *scope, long long id, tdb_error *err)
-{
-    return by_id(c, scope, id, TDB_SQL_GET, TDB_SQL_GET_USER, err);
-}
-
-PGresult *tdb_task_toggle(tdb_conn *c, const tdb_str *scope, long long id, tdb_error *err)
-{
-    return by_id(c, scope, id, TDB_SQL_TOGGLE, TDB_SQL_TOGGLE_USER, err);
-}
-
-int tdb_task_delete(tdb_conn *c, const tdb_str *scope, long long id, tdb_error *err)
-{
-    PGresult *res = by_id(c, scope, id, TDB_SQL_DELETE, TDB_SQL_DELETE_USER, err);
-    int deleted;
-    if (!res)
         return -1;
-    deleted = strcmp(PQcmdTuples(res), "0") != 0;
-    PQclear(res);
-    return deleted;
+    r->id = TDB_SQL_INSERT;
+    param(&r->params, t->user_id.ptr);
+    param(&r->params, t->title.ptr);
+    param(&r->params, t->description.ptr);
+    param(&r->params, bool_text(t->completed));
+    return 0;
 }
 
-PGresult *tdb_task_update(tdb_conn *c, const tdb_str *scope, long long id,
-                          const tdb_task_patch *patch, tdb_error *err)
+/* The (unscoped, scoped) forms of an id operation. */
+static int by_id(const tdb_str *scope, long long id, tdb_sql_id plain, tdb_sql_id scoped,
+                 tdb_request *r, tdb_error *err)
 {
-    tdb_params p = { 0 };
-    char idbuf[24];
+    request_init(r);
+    if (check_scope(scope, err) != 0)
+        return -1;
+    r->id = scope ? scoped : plain;
+    id_param(r, id);
+    if (scope)
+        param(&r->params, scope->ptr);
+    return 0;
+}
+
+int tdb_request_get(const tdb_str *scope, long long id, tdb_request *r, tdb_error *err)
+{
+    return by_id(scope, id, TDB_SQL_GET, TDB_SQL_GET_USER, r, err);
+}
+
+int tdb_request_toggle(const tdb_str *scope, long long id, tdb_request *r, tdb_error *err)
+{
+    return by_id(scope, id, TDB_SQL_TOGGLE, TDB_SQL_TOGGLE_USER, r, err);
+}
+
+int tdb_request_delete(const tdb_str *scope, long long id, tdb_request *r, tdb_error *err)
+{
+    return by_id(scope, id, TDB_SQL_DELETE, TDB_SQL_DELETE_USER, r, err);
+}
+
+int tdb_request_update(const tdb_str *scope, long long id, const tdb_task_patch *patch,
+                       tdb_request *r, tdb_error *err)
+{
+    request_init(r);
     if (check_scope(scope, err) != 0 || tdb_task_check_patch(patch, err) != 0)
-        return NULL;
+        return -1;
     /* Nothing to change: nothing changes, updated_at included. */
     if (patch->title_op == TDB_KEEP && patch->description_op == TDB_KEEP && patch->completed < 0)
-        return tdb_task_get(c, scope, id, err);
-    id_param(&p, idbuf, id);
-    param(&p, patch->title_op == TDB_SET ? patch->title.ptr : NULL);
-    param(&p, patch->description_op == TDB_KEEP ? "f" : "t");
-    param(&p, patch->description_op == TDB_SET ? patch->description.ptr : NULL);
-    param(&p, bool_text(patch->completed));
+        return tdb_request_get(scope, id, r, err);
+    r->id = scope ? TDB_SQL_UPDATE_USER : TDB_SQL_UPDATE;
+    id_param(r, id);
+    param(&r->params, patch->title_op == TDB_SET ? patch->title.ptr : NULL);
+    param(&r->params, patch->description_op == TDB_KEEP ? "f" : "t");
+    param(&r->params, patch->description_op == TDB_SET ? patch->description.ptr : NULL);
+    param(&r->params, bool_text(patch->completed));
     if (scope)
-        param(&p, scope->ptr);
-    return tdb_conn_exec(c, scope ? TDB_SQL_UPDATE_USER : TDB_SQL_UPDATE, &p, err);
+        param(&r->params, scope->ptr);
+    return 0;
 }
 
 static tdb_sql_id list_statement(const tdb_list_opts *o)
@@ -194,46 +195,110 @@ static tdb_sql_id list_statement(const tdb_list_opts *o)
     return ids[o->user_id.ptr != NULL][o->desc != 0][o->has_after != 0];
 }
 
+int tdb_request_list(const tdb_str *scope, tdb_list_opts *o, tdb_request *r, tdb_error *err)
+{
+    request_init(r);
+    if (tdb_list_check(scope, o, err) != 0)
+        return -1;
+    r->id = list_statement(o);
+    if (o->user_id.ptr)
+        param(&r->params, o->user_id.ptr);
+    param(&r->params, bool_text(o->completed));
+    if (o->limit >= 0)
+        id_param(r, o->limit);
+    else
+        param(&r->params, NULL);
+    if (o->has_after) {
+        param(&r->params, o->after.created_at);
+        id_param(r, o->after.id);
+    }
+    return 0;
+}
+
+int tdb_request_count(const tdb_str *scope, tdb_list_opts *o, tdb_request *r, tdb_error *err)
+{
+    request_init(r);
+    if (tdb_list_check(scope, o, err) != 0)
+        return -1;
+    r->id = o->user_id.ptr ? TDB_SQL_COUNT_USER : TDB_SQL_COUNT_ALL;
+    if (o->user_id.ptr)
+        param(&r->params, o->user_id.ptr);
+    param(&r->params, bool_text(o->completed));
+    return 0;
+}
+
+static PGresult *run_request(tdb_conn *c, int built, const tdb_request *r, tdb_error *err)
+{
+    return built == 0 ? tdb_conn_exec(c, r->id, &r->params, err) : NULL;
+}
+
+PGresult *tdb_task_create(tdb_conn *c, const tdb_str *scope, tdb_task_new *t, tdb_error *err)
+{
+    tdb_request r;
+    return run_request(c, tdb_request_create(scope, t, &r, err), &r, err);
+}
+
+PGresult *tdb_task_get(tdb_conn *c, const tdb_str *scope, long long id, tdb_error *err)
+{
+    tdb_request r;
+    return run_request(c, tdb_request_get(scope, id, &r, err), &r, err);
+}
+
+PGresult *tdb_task_toggle(tdb_conn *c, const tdb_str *scope, long long id, tdb_error *err)
+{
+    tdb_request r;
+    return run_request(c, tdb_request_toggle(scope, id, &r, err), &r, err);
+}
+
+int tdb_deleted(const PGresult *res)
+{
+    return strcmp(PQcmdTuples((PGresult *)res), "0") != 0;
+}
+
+int tdb_task_delete(tdb_conn *c, const tdb_str *scope, long long id, tdb_error *err)
+{
+    tdb_request r;
+    PGresult *res = run_request(c, tdb_request_delete(scope, id, &r, err), &r, err);
+    int deleted;
+    if (!res)
+        return -1;
+    deleted = tdb_deleted(res);
+    PQclear(res);
+    return deleted;
+}
+
+PGresult *tdb_task_update(tdb_conn *c, const tdb_str *scope, long long id,
+                          const tdb_task_patch *patch, tdb_error *err)
+{
+    tdb_request r;
+    return run_request(c, tdb_request_update(scope, id, patch, &r, err), &r, err);
+}
+
 PGresult *tdb_task_list(tdb_conn *c, const tdb_str *scope, tdb_list_opts *o, tdb_error *err)
 {
-    tdb_params p = { 0 };
-    char limitbuf[24], idbuf[24];
-    if (tdb_list_check(scope, o, err) != 0)
-        return NULL;
-    if (o->user_id.ptr)
-        param(&p, o->user_id.ptr);
-    param(&p, bool_text(o->completed));
-    if (o->limit >= 0) {
-        snprintf(limitbuf, sizeof limitbuf, "%lld", o->limit);
-        param(&p, limitbuf);
-    } else {
-        param(&p, NULL);
+    tdb_request r;
+    return run_request(c, tdb_request_list(scope, o, &r, err), &r, err);
+}
+
+int tdb_count_of(const PGresult *res, long long *n, tdb_error *err)
+{
+    if (PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 8) {
+        *n = (long long)tdb_get_be64(PQgetvalue(res, 0, 0));
+        return 0;
     }
-    if (o->has_after) {
-        param(&p, o->after.created_at);
-        id_param(&p, idbuf, o->after.id);
-    }
-    return tdb_conn_exec(c, list_statement(o), &p, err);
+    tdb_error_set(err, TDB_DATABASE, NULL, "count: unexpected result from the server");
+    return -1;
 }
 
 long long tdb_task_count(tdb_conn *c, const tdb_str *scope, tdb_list_opts *o, tdb_error *err)
 {
-    tdb_params p = { 0 };
-    PGresult *res;
+    tdb_request r;
+    PGresult *res = run_request(c, tdb_request_count(scope, o, &r, err), &r, err);
     long long n = -1;
-    if (tdb_list_check(scope, o, err) != 0)
-        return -1;
-    if (o->user_id.ptr)
-        param(&p, o->user_id.ptr);
-    param(&p, bool_text(o->completed));
-    res = tdb_conn_exec(c, o->user_id.ptr ? TDB_SQL_COUNT_USER : TDB_SQL_COUNT_ALL, &p, err);
     if (!res)
         return -1;
-    if (PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 8) {
-        n = (long long)tdb_get_be64(PQgetvalue(res, 0, 0));
-    } else {
-        tdb_error_set(err, TDB_DATABASE, NULL, "count: unexpected result from the server");
-    }
+    if (tdb_count_of(res, &n, err) != 0)
+        n = -1;
     PQclear(res);
     return n;
 }

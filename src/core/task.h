@@ -71,6 +71,34 @@ int tdb_task_check_new(const tdb_str *scope, tdb_task_new *t, tdb_error *err);
 int tdb_task_check_patch(const tdb_task_patch *p, tdb_error *err);
 int tdb_list_check(const tdb_str *scope, tdb_list_opts *opts, tdb_error *err);
 
+/*
+ * A validated statement and its parameters, ready to run now
+ * (tdb_conn_exec) or later (a pipeline, which copies what it needs).
+ * Parameters point into the request and into the caller's strings: do not
+ * copy the struct, and keep the strings until it is run.  The builders
+ * validate exactly as the operations below do.
+ */
+typedef struct tdb_request {
+    tdb_sql_id id;
+    tdb_params params;
+    char numbers[3][24];   /* ids and limits as text */
+    int used_numbers;
+} tdb_request;
+
+int tdb_request_create(const tdb_str *scope, tdb_task_new *t, tdb_request *r, tdb_error *err);
+int tdb_request_get(const tdb_str *scope, long long id, tdb_request *r, tdb_error *err);
+int tdb_request_update(const tdb_str *scope, long long id, const tdb_task_patch *p,
+                       tdb_request *r, tdb_error *err);
+int tdb_request_toggle(const tdb_str *scope, long long id, tdb_request *r, tdb_error *err);
+int tdb_request_delete(const tdb_str *scope, long long id, tdb_request *r, tdb_error *err);
+int tdb_request_list(const tdb_str *scope, tdb_list_opts *opts, tdb_request *r, tdb_error *err);
+int tdb_request_count(const tdb_str *scope, tdb_list_opts *opts, tdb_request *r, tdb_error *err);
+
+/* A delete's result: 1 when a row was deleted. */
+int tdb_deleted(const PGresult *res);
+/* A count's result into *n; -1 with err set if it is not one. */
+int tdb_count_of(const PGresult *res, long long *n, tdb_error *err);
+
 PGresult *tdb_task_create(tdb_conn *c, const tdb_str *scope, tdb_task_new *t, tdb_error *err);
 PGresult *tdb_task_get(tdb_conn *c, const tdb_str *scope, long long id, tdb_error *err);
 PGresult *tdb_task_update(tdb_conn *c, const tdb_str *scope, long long id,

@@ -1,0 +1,277 @@
+/*
+ * pipeline.c — db:pipeline(fn): the task calls made on `p` inside fn are
+ * validated and queued as they are made, then sent together when fn
+ * returns (core pipeline.h); the results table holds each call's outcome
+ * in order: what the call returns, or the error table of a call the server
+ * refused (with `index`).  Each queueing method returns its index.  A call
+ * with bad arguments raises at once, and then nothing of the block is sent,
+ * even if fn catches that error.  Calls on the handle itself inside fn run
+ * at once, as usual: the connection is idle until fn returns.
+ *
+ * "taskdb.Pipeline": user value 1 is the handle it came from (a
+ * Connection, or a User whose scope every call keeps).
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "binding.h"
+#include "pipeline.h"
+
+/* What a queued call returns, so its result converts like the method's. */
+typedef enum outcome {
+    OUT_TASK_OR_NIL,
+    OUT_DELETED,
+    OUT_LIST,
+    OUT_COUNT
+} outcome;
+
+typedef struct pipe_state {
+    tdb_pipeline *pl;       /* NULL once freed */
+    unsigned char *kinds;   /* one outcome per queued call */
+    size_t cap;
+    int open;               /* fn is running: calls may be queued */
+    int poisoned;           /* a call raised while being queued */
+} pipe_state;
+
+static int pipeline_gc(lua_State *L)
+{
+    pipe_state *p = luaL_checkudata(L, 1, TDBL_PIPELINE);
+    tdb_pipeline_free(p->pl);
+    p->pl = NULL;
+    free(p->kinds);
+    p->kinds = NULL;
+    p->open = 0;
+    return 0;
+}
+
+/*
+ * Arg 1 must be an open pipeline: returns it and fills `t` from its handle
+ * (the pipeline's user value anchors the handle, and so its scope string).
+ * The pipeline stays poisoned unless the call is queued (queued() clears it).
+ */
+static pipe_state *pipeline_target(lua_State *L, tdbl_target *t)
+{
+    pipe_state *p = luaL_testudata(L, 1, TDBL_PIPELINE);
+    if (!p)
+        tdbl_raise_kind(L, TDB_INVALID, NULL,
+                        "expected a taskdb pipeline, got %s (call methods with ':')",
+                        luaL_typename(L, 1));
+    if (!p->open || !p->pl)
+        tdbl_raise_kind(L, TDB_INVALID, NULL,
+                        "this pipeline's block has ended: queue calls inside db:pipeline(fn)");
+    p->poisoned = 1;
+    lua_getiuservalue(L, 1, 1);
+    tdbl_target_at(L, lua_gettop(L), t);
+    lua_pop(L, 1);
+    return p;
+}
+
+/* Queues a built request: returns its index to Lua. */
+static int queued(lua_State *L, pipe_state *p, int built, const tdb_request *r,
+                  const tdb_error *build_err, outcome kind)
+{
+    tdb_error err;
+    size_t n = tdb_pipeline_count(p->pl);
+    if (built != 0)
+        return tdbl_raise(L, build_err);
+    if (n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        unsigned char *grown = realloc(p->kinds, cap);
+        if (!grown)
+            return luaL_error(L, "not enough memory");
+        p->kinds = grown;
+        p->cap = cap;
+    }
+    if (tdb_pipeline_add(p->pl, r->id, &r->params, &err) != 0)
+        return tdbl_raise(L, &err);
+    p->kinds[n] = (unsigned char)kind;
+    p->poisoned = 0;
+    lua_pushinteger(L, (lua_Integer)n + 1);
+    return 1;
+}
+
+static int pipeline_create_task(lua_State *L)
+{
+    tdbl_target t;
+    pipe_state *p = pipeline_target(L, &t);
+    tdb_task_new task;
+    tdb_request r;
+    tdb_error err;
+    tdbl_check_table(L, 2, "create_task's argument");
+    tdbl_read_new_task(L, 2, &task, 0);
+    return queued(L, p, tdb_request_create(t.scopep, &task, &r, &err), &r, &err, OUT_TASK_OR_NIL);
+}
+
+typedef int (*id_request)(const tdb_str *, long long, tdb_request *, tdb_error *);
+
+static int by_id(lua_State *L, id_request build, outcome kind)
+{
+    tdbl_target t;
+    pipe_state *p = pipeline_target(L, &t);
+    tdb_request r;
+    tdb_error err;
+    long long id = tdbl_check_id(L, 2);
+    return queued(L, p, build(t.scopep, id, &r, &err), &r, &err, kind);
+}
+
+static int pipeline_get_task(lua_State *L)
+{
+    return by_id(L, tdb_request_get, OUT_TASK_OR_NIL);
+}
+
+static int pipeline_toggle_complete(lua_State *L)
+{
+    return by_id(L, tdb_request_toggle, OUT_TASK_OR_NIL);
+}
+
+static int pipeline_delete_task(lua_State *L)
+{
+    return by_id(L, tdb_request_delete, OUT_DELETED);
+}
+
+static int pipeline_update_task(lua_State *L)
+{
+    tdbl_target t;
+    pipe_state *p = pipeline_target(L, &t);
+    tdb_task_patch patch;
+    tdb_request r;
+    tdb_error err;
+    long long id = tdbl_check_id(L, 2);
+    tdbl_check_table(L, 3, "update_task's changes");
+    tdbl_read_patch(L, 3, &patch);
+    return queued(L, p, tdb_request_update(t.scopep, id, &patch, &r, &err), &r, &err,
+                  OUT_TASK_OR_NIL);
+}
+
+/* One statement: every matching row (or `limit` of them), with no page cursor. */
+static int pipeline_get_tasks(lua_State *L)
+{
+    tdbl_target t;
+    pipe_state *p = pipeline_target(L, &t);
+    tdb_list_opts opts;
+    tdb_request r;
+    tdb_error err;
+    tdbl_read_list_opts(L, 2, &opts, 0);
+    return queued(L, p, tdb_request_list(t.scopep, &opts, &r, &err), &r, &err, OUT_LIST);
+}
+
+static int pipeline_count_tasks(lua_State *L)
+{
+    tdbl_target t;
+    pipe_state *p = pipeline_target(L, &t);
+    tdb_list_opts opts;
+    tdb_request r;
+    tdb_error err;
+    tdbl_read_list_opts(L, 2, &opts, 1);
+    return queued(L, p, tdb_request_count(t.scopep, &opts, &r, &err), &r, &err, OUT_COUNT);
+}
+
+/* Pushes call i's outcome: its value, or its error table with `index`. */
+static void push_outcome(lua_State *L, const pipe_state *p, size_t i)
+{
+    tdb_error err;
+    const PGresult *res = tdb_pipeline_result(p->pl, i, &err);
+    long long n = 0;
+    if (res && p->kinds[i] == OUT_COUNT && tdb_count_of(res, &n, &err) != 0)
+        res = NULL;
+    if (!res) {
+        tdbl_push_error(L, &err);
+        lua_pushinteger(L, (lua_Integer)i + 1);
+        lua_setfield(L, -2, "index");
+        return;
+    }
+    switch ((outcome)p->kinds[i]) {
+    case OUT_TASK_OR_NIL:
+        tdbl_push_task_or_nil(L, res);
+        break;
+    case OUT_DELETED:
+        lua_pushboolean(L, tdb_deleted(res));
+        break;
+    case OUT_LIST:
+        lua_createtable(L, PQntuples(res), 0);
+        tdbl_append_tasks(L, res, 0);
+        break;
+    case OUT_COUNT:
+        lua_pushinteger(L, (lua_Integer)n);
+        break;
+    }
+}
+
+int tdbl_pipeline(lua_State *L)
+{
+    tdbl_target t;
+    pipe_state *p;
+    tdb_error err;
+    int status;
+    size_t n;
+    tdbl_target_of(L, &t);
+    if (lua_type(L, 2) != LUA_TFUNCTION)
+        return tdbl_raise_kind(L, TDB_INVALID, NULL,
+                               "pipeline takes a function, got %s", luaL_typename(L, 2));
+    lua_settop(L, 2);
+    p = lua_newuserdatauv(L, sizeof *p, 1);        /* 3: the pipeline */
+    memset(p, 0, sizeof *p);
+    luaL_setmetatable(L, TDBL_PIPELINE);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, 3, 1);
+    if (!(p->pl = tdb_pipeline_new()))
+        return luaL_error(L, "not enough memory");
+    p->open = 1;
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 3);
+    status = lua_pcall(L, 1, 0, 0);
+    p->open = 0;
+    if (status != LUA_OK)
+        return lua_error(L);                        /* nothing was sent */
+    if (p->poisoned)
+        return tdbl_raise_kind(L, TDB_INVALID, NULL,
+                               "pipeline: a call in the block had bad arguments; nothing was sent");
+    if (!t.c->conn)
+        return tdbl_raise_kind(L, TDB_CLOSED, NULL,
+                               "the connection was closed inside the pipeline's block; nothing was sent");
+    if (tdb_pipeline_run(t.c->conn, p->pl, &err) != 0)
+        return tdbl_raise(L, &err);
+    n = tdb_pipeline_count(p->pl);
+    lua_createtable(L, n > (size_t)INT_MAX ? INT_MAX : (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        push_outcome(L, p, i);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    /* The results are Lua values now: free the server's answers at once. */
+    tdb_pipeline_free(p->pl);
+    p->pl = NULL;
+    return 1;
+}
+
+static const luaL_Reg pipeline_methods[] = {
+    { "create_task", pipeline_create_task },
+    { "get_task", pipeline_get_task },
+    { "get_tasks", pipeline_get_tasks },
+    { "count_tasks", pipeline_count_tasks },
+    { "update_task", pipeline_update_task },
+    { "toggle_complete", pipeline_toggle_complete },
+    { "delete_task", pipeline_delete_task },
+    { NULL, NULL }
+};
+
+static int pipeline_tostring(lua_State *L)
+{
+    pipe_state *p = luaL_checkudata(L, 1, TDBL_PIPELINE);
+    lua_pushfstring(L, "taskdb.Pipeline (%d calls%s)",
+                    (int)tdb_pipeline_count(p->pl), p->open ? "" : ", ended");
+    return 1;
+}
+
+void tdbl_pipeline_init(lua_State *L)
+{
+    luaL_newmetatable(L, TDBL_PIPELINE);
+    lua_pushcfunction(L, pipeline_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, pipeline_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_newtable(L);
+    luaL_setfuncs(L, pipeline_methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
