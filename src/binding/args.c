@@ -266,6 +266,8 @@ void tdbl_read_connect_opts(lua_State *L, int idx, tdb_conn_options *o)
         name = lua_tolstring(L, -2, &len);
         if (strcmp(name, "url") == 0) {
             o->url = value_string(L, "url", 0).ptr;
+        } else if (strcmp(name, "read_url") == 0) {
+            o->read_url = value_string(L, "read_url", 0).ptr;
         } else if (strcmp(name, "connect_timeout") == 0) {
             o->connect_timeout = positive_number(L, name, 0);
         } else if (strcmp(name, "statement_timeout") == 0) {

@@ -177,6 +177,10 @@ static int conn_info(lua_State *L)
     set_string(L, "dbname", info.dbname);
     set_string(L, "user", info.user);
     set_string(L, "ssl", info.sslmode_used);
+    set_string(L, "last_read", info.last_read);
+    set_string(L, "replica_host", info.replica_host);
+    lua_pushinteger(L, info.replica_reads);
+    lua_setfield(L, -2, "replica_reads");
     return 1;
 }
 

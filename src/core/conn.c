@@ -448,6 +448,8 @@ tdb_conn *tdb_connect(const tdb_conn_options *opts, tdb_error *err)
     conn->statement_timeout = opts->statement_timeout > 0 ? opts->statement_timeout : 0;
     conn->retries = opts->retries >= 0 ? opts->retries : 0;
     conn->prepare_mode = opts->prepare;
+    if (opts->read_url && !(conn->router = tdb_router_new(opts, err)))
+        goto fail;
     if (connect_with_retry(conn, err) != 0)
         goto fail;
     free(url);
@@ -475,6 +477,8 @@ void tdb_conn_close(tdb_conn *conn)
 {
     if (!conn)
         return;
+    tdb_router_free(conn->router);
+    conn->router = NULL;
     tdb_conn_drop(conn);
     free_params(conn);
     if (conn->secret) {
@@ -555,4 +559,5 @@ void tdb_conn_get_info(tdb_conn *conn, tdb_conn_info *info)
         info->user = PQuser(conn->pg);
         info->sslmode_used = PQsslInUse(conn->pg) ? "on" : "off";
     }
+    tdb_route_info(conn, info);
 }

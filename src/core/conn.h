@@ -33,6 +33,7 @@ typedef struct tdb_conn_options {
     double statement_timeout;      /* seconds; 0: none.  Cancelled on the server. */
     const char *application_name;  /* NULL: "taskshell" unless the URL names one */
     tdb_prepare_mode prepare;      /* default TDB_PREPARE_AUTO */
+    const char *read_url;          /* NULL: none; else reads may go to this replica */
 } tdb_conn_options;
 
 typedef struct tdb_conn tdb_conn;
@@ -55,6 +56,9 @@ typedef struct tdb_conn_info {
     const char *dbname;
     const char *user;
     const char *sslmode_used; /* "on" when the connection is encrypted */
+    const char *last_read;    /* with read_url: "replica" or "primary" (NULL: none yet) */
+    unsigned replica_reads;   /* reads the replica answered */
+    const char *replica_host; /* the replica connected to, if any */
 } tdb_conn_info;
 
 void tdb_conn_options_init(tdb_conn_options *opts);

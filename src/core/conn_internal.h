@@ -13,6 +13,8 @@
 
 #define TDB_MAX_CONN_PARAMS 8
 
+typedef struct tdb_router tdb_router;
+
 struct tdb_conn {
     PGconn *pg;                 /* NULL after a drop; re-established on next use */
 
@@ -41,6 +43,7 @@ struct tdb_conn {
     int begin_pending;          /* BEGIN not sent yet: it goes with the first statement */
     int txn_broken;             /* the connection died inside the transaction */
     unsigned reconnects;
+    tdb_router *router;         /* read_url given: where reads go (route.c) */
 };
 
 /* Monotonic seconds. */
@@ -73,6 +76,20 @@ void tdb_conn_scrub(const tdb_conn *conn, tdb_error *err);
  */
 void tdb_conn_lose(tdb_conn *conn);
 
+/* --- read routing (route.c) ------------------------------------------------ */
+
+enum { TDB_READ_NONE, TDB_READ_PRIMARY, TDB_READ_REPLICA };
+
+/* NULL with err set (config: a malformed read_url; memory). */
+tdb_router *tdb_router_new(const tdb_conn_options *opts, tdb_error *err);
+void tdb_router_free(tdb_router *r);
+/* Whether statement `id` goes through tdb_route_read now. */
+int tdb_route_wants(const tdb_conn *conn, tdb_sql_id id);
+PGresult *tdb_route_read(tdb_conn *conn, tdb_sql_id id, const tdb_params *p, tdb_error *err);
+/* A write went to the primary: the next read must see it. */
+void tdb_route_note_write(tdb_conn *conn);
+void tdb_route_info(const tdb_conn *conn, tdb_conn_info *info);
+
 /* --- running statements (exec.c) ------------------------------------------- */
 
 #define TDB_CANCEL_GRACE 2.0   /* seconds to wait for the server to honour a cancel */
@@ -101,13 +118,19 @@ void tdb_cancel_bounded(PGconn *pg, double grace);
 tdb_run_status tdb_collect(tdb_conn *conn, double deadline, PGresult **out);
 
 /*
- * tdb_conn_exec, with the statement `then` (no parameters; TDB_SQL_COMMIT
- * or TDB_SQL_RELEASE) pipelined after it in the same round trip; its
- * result goes to *then_res when the statement succeeded.  `then` is
- * skipped by the server when the statement fails.
+ * Statements without parameters pipelined around another, in its round
+ * trip and its implicit transaction: `before` (a check it depends on) and
+ * `then` (TDB_SQL_COMMIT or TDB_SQL_RELEASE, or a read after it);
+ * TDB_SQL_NONE for none.  Their results are set only when the statement
+ * succeeded (caller clears); the server skips them when it fails.
  */
-PGresult *tdb_conn_exec_then(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
-                             tdb_sql_id then, PGresult **then_res, tdb_error *err);
+typedef struct tdb_around {
+    tdb_sql_id before, then;
+    PGresult *before_res, *then_res;
+} tdb_around;
+
+PGresult *tdb_conn_exec_around(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
+                               tdb_around *around, tdb_error *err);
 
 /*
  * Runs `id` and ends the innermost transaction level in the same round

@@ -58,6 +58,7 @@ int tdb_conn_copy_start(tdb_conn *conn, tdb_sql_id id, PGresult **rows, tdb_erro
     conn->copy_grace_end = 0;
     if (tdb_conn_ensure_live(conn, 1, err) != 0)
         return -1;
+    tdb_route_note_write(conn);
     /* The text opens its own level; a pending BEGIN is part of it (copy_start_txn_sp). */
     conn->txn_depth++;
     conn->begin_pending = 0;

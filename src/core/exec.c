@@ -172,10 +172,9 @@ int tdb_next_result(tdb_conn *conn, double deadline, int *timed_out, PGresult **
     return 0;
 }
 
-enum { STEP_PID, STEP_BEGIN, STEP_PREPARE, STEP_RUN, STEP_THEN, STEP_COUNT };
+enum { STEP_PID, STEP_BEGIN, STEP_BEFORE, STEP_PREPARE, STEP_RUN, STEP_THEN, STEP_COUNT };
 
-/* No statement: a run with nothing pipelined after it. */
-#define NO_STATEMENT TDB_SQL_STMT_COUNT
+#define NO_STATEMENT TDB_SQL_NONE
 
 static int send_statement(tdb_conn *conn, tdb_sql_id id, const tdb_sql *sql, int named,
                           const tdb_params *p)
@@ -186,6 +185,12 @@ static int send_statement(tdb_conn *conn, tdb_sql_id id, const tdb_sql *sql, int
         return PQsendQueryPrepared(conn->pg, tdb_sql_prepared_name(id), n, values,
                                    NULL, NULL, sql->binary);
     return PQsendQueryParams(conn->pg, sql->text, n, NULL, values, NULL, NULL, sql->binary);
+}
+
+static int send_plain(tdb_conn *conn, tdb_sql_id id)
+{
+    const tdb_sql *sql = tdb_sql_get(id);
+    return PQsendQueryParams(conn->pg, sql->text, 0, NULL, NULL, NULL, NULL, sql->binary);
 }
 
 /* Learns from the first steps of an exchange: the proxy check, BEGIN, the prepare. */
@@ -210,13 +215,14 @@ static void note_steps(tdb_conn *conn, tdb_sql_id id, PGresult *const step[STEP_
 /*
  * A statement with what must precede it — the proxy check on a new
  * connection, a deferred BEGIN, the prepare of a named statement's first
- * use — and what may follow it (`then`, with no parameters: COMMIT), in one
- * round trip (pipeline mode, one Sync).  A failed step aborts the rest; its
- * error is the statement's.  `then`'s own result goes to *then_out.
+ * use — and the statements `around` it asks for (`before` and `then`,
+ * with no parameters), in one round trip (pipeline mode, one Sync).  A
+ * failed step aborts the rest; its error is the statement's.  When the
+ * statement succeeds, their results go to around->before_res/then_res.
  */
 static tdb_run_status run_exchange(tdb_conn *conn, tdb_sql_id id, const tdb_sql *sql,
-                                   const tdb_params *p, double deadline, tdb_sql_id then,
-                                   PGresult **out, PGresult **then_out)
+                                   const tdb_params *p, double deadline, tdb_around *around,
+                                   PGresult **out)
 {
     PGconn *pg = conn->pg;
     PGresult *step[STEP_COUNT] = { 0 };
@@ -227,20 +233,21 @@ static tdb_run_status run_exchange(tdb_conn *conn, tdb_sql_id id, const tdb_sql 
 
     used[STEP_PID] = conn->proxy_unknown;
     used[STEP_BEGIN] = conn->begin_pending;
+    used[STEP_BEFORE] = around && around->before != NO_STATEMENT;
     used[STEP_PREPARE] = named && !conn->prepared[id];
     used[STEP_RUN] = 1;
-    used[STEP_THEN] = then != NO_STATEMENT;
+    used[STEP_THEN] = around && around->then != NO_STATEMENT;
     if (!PQenterPipelineMode(pg))
         return TDB_RUN_NOT_SENT;
     if ((used[STEP_PID] &&
          !PQsendQueryParams(pg, tdb_sql_get(TDB_SQL_BACKEND_PID)->text, 0, NULL, NULL, NULL, NULL, 0)) ||
         (used[STEP_BEGIN] &&
          !PQsendQueryParams(pg, tdb_sql_get(TDB_SQL_BEGIN)->text, 0, NULL, NULL, NULL, NULL, 0)) ||
+        (used[STEP_BEFORE] && !send_plain(conn, around->before)) ||
         (used[STEP_PREPARE] &&
          !PQsendPrepare(pg, tdb_sql_prepared_name(id), sql->text, sql->nparams, NULL)) ||
         !send_statement(conn, id, sql, named, p) ||
-        (used[STEP_THEN] &&
-         !PQsendQueryParams(pg, tdb_sql_get(then)->text, 0, NULL, NULL, NULL, NULL, 0))) {
+        (used[STEP_THEN] && !send_plain(conn, around->then))) {
         /* Nothing has left: libpq flushes a pipeline at its Sync. */
         tdb_conn_drop(conn);
         return TDB_RUN_NOT_SENT;
@@ -288,15 +295,19 @@ static tdb_run_status run_exchange(tdb_conn *conn, tdb_sql_id id, const tdb_sql 
             break;
         }
     }
+    if (st == TDB_RUN_OK && used[STEP_BEFORE]) {
+        around->before_res = step[STEP_BEFORE];
+        step[STEP_BEFORE] = NULL;
+    }
     if (st == TDB_RUN_OK && used[STEP_THEN]) {
-        *then_out = step[STEP_THEN];
+        around->then_res = step[STEP_THEN];
         step[STEP_THEN] = NULL;
     }
     for (int i = 0; i < STEP_COUNT; i++)
         PQclear(step[i]);
     if (st == TDB_RUN_NOT_SENT) {
-        if (used[STEP_THEN])
-            return run_exchange(conn, id, sql, p, deadline, then, out, then_out);
+        if (used[STEP_THEN] || used[STEP_BEFORE])
+            return run_exchange(conn, id, sql, p, deadline, around, out);
         if (!send_statement(conn, id, sql, named, p))
             return PQstatus(pg) == CONNECTION_OK ? TDB_RUN_SERVER_ERROR : TDB_RUN_NOT_SENT;
         return tdb_collect(conn, deadline, out);
@@ -314,7 +325,7 @@ lost:
 }
 
 static tdb_run_status run_once(tdb_conn *conn, tdb_sql_id id, const tdb_params *p,
-                               tdb_sql_id then, PGresult **out, PGresult **then_out)
+                               tdb_around *around, PGresult **out)
 {
     const tdb_sql *sql = tdb_sql_get(id);
     double deadline = conn->statement_timeout > 0 ? tdb_now() + conn->statement_timeout : 0;
@@ -322,8 +333,8 @@ static tdb_run_status run_once(tdb_conn *conn, tdb_sql_id id, const tdb_params *
 
     *out = NULL;
     if (conn->proxy_unknown || conn->begin_pending || (named && !conn->prepared[id]) ||
-        then != NO_STATEMENT)
-        return run_exchange(conn, id, sql, p, deadline, then, out, then_out);
+        around)
+        return run_exchange(conn, id, sql, p, deadline, around, out);
     if (!send_statement(conn, id, sql, named, p))
         return PQstatus(conn->pg) == CONNECTION_OK ? TDB_RUN_SERVER_ERROR : TDB_RUN_NOT_SENT;
     return tdb_collect(conn, deadline, out);
@@ -408,8 +419,8 @@ static void timeout_error(const tdb_conn *conn, const tdb_sql *sql, tdb_run_stat
     }
 }
 
-PGresult *tdb_conn_exec_then(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
-                             tdb_sql_id then, PGresult **then_res, tdb_error *err)
+PGresult *tdb_conn_exec_around(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
+                               tdb_around *around, tdb_error *err)
 {
     const tdb_sql *sql = tdb_sql_get(id);
     PGresult *res = NULL, *out = NULL;
@@ -420,6 +431,8 @@ PGresult *tdb_conn_exec_then(tdb_conn *conn, tdb_sql_id id, const tdb_params *pa
         tdb_error_set(err, TDB_CLOSED, NULL, "the connection is closed");
         return NULL;
     }
+    if (!sql->is_read)
+        tdb_route_note_write(conn);
     for (attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         int probe = !skips_probe(conn, sql, attempt);
         tdb_run_status st;
@@ -427,7 +440,7 @@ PGresult *tdb_conn_exec_then(tdb_conn *conn, tdb_sql_id id, const tdb_params *pa
         res = NULL;
         if (tdb_conn_ensure_live(conn, probe, err) != 0)
             goto done;
-        st = run_once(conn, id, params, then, &res, then_res);
+        st = run_once(conn, id, params, around, &res);
         if (st == TDB_RUN_OK) {
             out = res;
             res = NULL;
@@ -449,7 +462,8 @@ PGresult *tdb_conn_exec_then(tdb_conn *conn, tdb_sql_id id, const tdb_params *pa
             int unprobed_goodbye = !probe && st == TDB_RUN_LOST &&
                                    tdb_sqlstate_in(res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL,
                                                    TDB_SQLSTATE_PREFIX_SESSION_ENDING);
-            if (may_resend(conn, sql, st, then != NO_STATEMENT, unprobed_goodbye, &resent)) {
+            if (may_resend(conn, sql, st, around && around->then != NO_STATEMENT,
+                           unprobed_goodbye, &resent)) {
                 tdb_conn_drop(conn);
                 continue;
             }
@@ -467,7 +481,9 @@ done:
 PGresult *tdb_conn_exec(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
                         tdb_error *err)
 {
-    return tdb_conn_exec_then(conn, id, params, NO_STATEMENT, NULL, err);
+    if (conn && tdb_route_wants(conn, id))
+        return tdb_route_read(conn, id, params, err);
+    return tdb_conn_exec_around(conn, id, params, NULL, err);
 }
 
 int tdb_conn_run(tdb_conn *conn, tdb_sql_id id, const tdb_params *params, tdb_error *err)

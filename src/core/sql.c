@@ -144,6 +144,9 @@ static const char sql_rollback[] = "ROLLBACK";
 static const char sql_savepoint[] = "SAVEPOINT taskdb_sp";
 static const char sql_release[] = "RELEASE SAVEPOINT taskdb_sp";
 static const char sql_rollback_to[] = "ROLLBACK TO SAVEPOINT taskdb_sp";
+/* Read-your-writes on a replica (route.c): positions in the WAL, as text "X/Y". */
+static const char sql_primary_lsn[] = "SELECT pg_current_wal_insert_lsn()::text";
+static const char sql_replay_lsn[] = "SELECT pg_last_wal_replay_lsn()::text";
 /* A proxy (PgBouncer, a cloud pooler) hands out its own backend key: compare. */
 static const char sql_backend_pid[] = "SELECT pg_backend_pid()";
 
@@ -187,6 +190,8 @@ static const tdb_sql catalog[TDB_SQL_STMT_COUNT] = {
     [TDB_SQL_RELEASE]     = { "release",     sql_release,              0, 0, 0, 0 },
     [TDB_SQL_ROLLBACK_TO] = { "rollback_to", sql_rollback_to,          0, 0, 0, 0 },
     [TDB_SQL_BACKEND_PID] = { "backend_pid", sql_backend_pid,          0, 1, 0, 0 },
+    [TDB_SQL_PRIMARY_LSN] = { "primary_lsn", sql_primary_lsn,          0, 1, 0, 0 },
+    [TDB_SQL_REPLAY_LSN]  = { "replay_lsn",  sql_replay_lsn,           0, 1, 0, 0 },
 };
 
 const tdb_sql *tdb_sql_get(tdb_sql_id id)

@@ -50,7 +50,10 @@ typedef enum tdb_sql_id {
     TDB_SQL_RELEASE,
     TDB_SQL_ROLLBACK_TO,
     TDB_SQL_BACKEND_PID,
-    TDB_SQL_STMT_COUNT
+    TDB_SQL_PRIMARY_LSN,
+    TDB_SQL_REPLAY_LSN,
+    TDB_SQL_STMT_COUNT,
+    TDB_SQL_NONE = TDB_SQL_STMT_COUNT   /* no statement (an optional step left out) */
 } tdb_sql_id;
 
 typedef struct tdb_sql {

@@ -142,18 +142,18 @@ done:
 PGresult *tdb_conn_exec_commit(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
                                tdb_error *err)
 {
-    PGresult *res = NULL, *end = NULL;
-    tdb_sql_id then;
+    PGresult *res = NULL, *end;
+    tdb_around around = { TDB_SQL_NONE, TDB_SQL_NONE, NULL, NULL };
     tdb_error ignored;
     tdb_error_clear(err);
     if (!conn || conn->txn_depth == 0) {
         tdb_error_set(err, TDB_INVALID, NULL, "commit outside a transaction");
         return NULL;
     }
-    then = conn->txn_depth == 1 ? TDB_SQL_COMMIT : TDB_SQL_RELEASE;
-    res = tdb_conn_exec_then(conn, id, params, then, &end, err);
+    around.then = conn->txn_depth == 1 ? TDB_SQL_COMMIT : TDB_SQL_RELEASE;
+    res = tdb_conn_exec_around(conn, id, params, &around, err);
     if (!res) {
-        if (err->kind == TDB_CONNECTION && then == TDB_SQL_COMMIT && !conn->begin_pending)
+        if (err->kind == TDB_CONNECTION && around.then == TDB_SQL_COMMIT && !conn->begin_pending)
             snprintf(err->message, sizeof err->message,
                      "commit: the connection was lost during COMMIT; "
                      "whether the transaction was committed is unknown");
@@ -161,6 +161,7 @@ PGresult *tdb_conn_exec_commit(tdb_conn *conn, tdb_sql_id id, const tdb_params *
         return NULL;
     }
     txn_pop(conn);
+    end = around.then_res;
     if (PQresultStatus(end) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(end), "ROLLBACK") == 0) {
         if (PQresultStatus(end) == PGRES_COMMAND_OK)
             tdb_error_set(err, TDB_DATABASE, NULL, "commit: the server rolled the transaction back");

@@ -1,0 +1,200 @@
+/*
+ * route.c — reads on a replica (read_url), writes and transactions on the
+ * primary, and read-your-writes without extra round trips.
+ *
+ * After a write on the handle, the next read goes to the primary, and the
+ * primary's WAL insert position is read in the same round trip (a
+ * position at or past the write's commit).  Later reads go to the replica
+ * with its replay position read just before them in the same round trip;
+ * a replica that has not replayed that far is not used for that read (it
+ * goes to the primary), so a read never misses a write the handle made.
+ * Once the replica is seen past the position, reads skip the check until
+ * the next write.  A replica that cannot be reached, or fails a read, is
+ * left alone for a while and its reads go to the primary, without an error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn_internal.h"
+
+#define REPLICA_CONNECT_TIMEOUT 2.0   /* seconds, at most: the primary is there */
+#define REPLICA_COOLDOWN 5.0          /* seconds before a failed replica is tried again */
+
+struct tdb_router {
+    tdb_conn_options opts;        /* for connecting to the replica (strings owned here) */
+    char *read_url;
+    char *application_name;
+    tdb_conn *replica;            /* NULL until the first routed read */
+    double retry_at;              /* replica left alone until then */
+    int dirty;                    /* a write since the primary's position was read */
+    unsigned long long written;   /* the primary's position after the handle's writes */
+    unsigned long long replayed;  /* the replica seen at or past this position */
+    int last_read;                /* TDB_READ_* */
+    unsigned replica_reads;
+};
+
+tdb_router *tdb_router_new(const tdb_conn_options *opts, tdb_error *err)
+{
+    tdb_router *r;
+    char *bad = NULL;
+    PQconninfoOption *parsed = PQconninfoParse(opts->read_url, &bad);
+    if (!parsed) {
+        tdb_error_set(err, bad ? TDB_CONFIG : TDB_NOMEM, NULL,
+                      bad ? "read_url is not a valid PostgreSQL URI or key=value string"
+                          : "not enough memory");
+        PQfreemem(bad);
+        return NULL;
+    }
+    PQconninfoFree(parsed);
+    r = calloc(1, sizeof *r);
+    if (!r || !(r->read_url = strdup(opts->read_url)) ||
+        (opts->application_name && !(r->application_name = strdup(opts->application_name)))) {
+        tdb_router_free(r);
+        tdb_error_set(err, TDB_NOMEM, NULL, "not enough memory");
+        return NULL;
+    }
+    r->opts = *opts;
+    r->opts.url = r->read_url;
+    r->opts.application_name = r->application_name;
+    r->opts.read_url = NULL;
+    r->opts.retries = 0;
+    if (r->opts.connect_timeout <= 0 || r->opts.connect_timeout > REPLICA_CONNECT_TIMEOUT)
+        r->opts.connect_timeout = REPLICA_CONNECT_TIMEOUT;
+    r->last_read = TDB_READ_NONE;
+    return r;
+}
+
+void tdb_router_free(tdb_router *r)
+{
+    if (!r)
+        return;
+    tdb_conn_close(r->replica);
+    free(r->read_url);
+    free(r->application_name);
+    free(r);
+}
+
+/* Only the task reads: init_db's inspection and everything else stay on the primary. */
+int tdb_route_wants(const tdb_conn *conn, tdb_sql_id id)
+{
+    if (!conn->router || conn->txn_depth > 0 || conn->begin_pending)
+        return 0;
+    switch (id) {
+    case TDB_SQL_GET:
+    case TDB_SQL_GET_USER:
+    case TDB_SQL_LIST_ALL_ASC:
+    case TDB_SQL_LIST_ALL_DESC:
+    case TDB_SQL_LIST_ALL_ASC_AFTER:
+    case TDB_SQL_LIST_ALL_DESC_AFTER:
+    case TDB_SQL_LIST_USER_ASC:
+    case TDB_SQL_LIST_USER_DESC:
+    case TDB_SQL_LIST_USER_ASC_AFTER:
+    case TDB_SQL_LIST_USER_DESC_AFTER:
+    case TDB_SQL_COUNT_ALL:
+    case TDB_SQL_COUNT_USER:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void tdb_route_note_write(tdb_conn *conn)
+{
+    if (conn->router)
+        conn->router->dirty = 1;
+}
+
+/* "16/B374D848" -> 0x16B374D848; 0 when NULL or not a position. */
+static unsigned long long wal_position(const PGresult *res)
+{
+    unsigned hi, lo;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+        PQgetisnull(res, 0, 0) || sscanf(PQgetvalue(res, 0, 0), "%X/%X", &hi, &lo) != 2)
+        return 0;
+    return ((unsigned long long)hi << 32) | lo;
+}
+
+static PGresult *on_primary(tdb_conn *conn, tdb_sql_id id, const tdb_params *p, tdb_error *err)
+{
+    tdb_router *r = conn->router;
+    tdb_around around = { TDB_SQL_NONE, TDB_SQL_NONE, NULL, NULL };
+    PGresult *res;
+    if (r->dirty)
+        around.then = TDB_SQL_PRIMARY_LSN;
+    res = tdb_conn_exec_around(conn, id, p, r->dirty ? &around : NULL, err);
+    if (res) {
+        unsigned long long at = wal_position(around.then_res);
+        r->last_read = TDB_READ_PRIMARY;
+        if (r->dirty && at > 0) {
+            r->written = at > r->written ? at : r->written;
+            r->dirty = 0;
+        }
+    }
+    PQclear(around.then_res);
+    return res;
+}
+
+static int replica_usable(tdb_router *r)
+{
+    tdb_error ignored;
+    if (r->replica)
+        return 1;
+    if (r->retry_at > 0 && tdb_now() < r->retry_at)
+        return 0;
+    r->replica = tdb_connect(&r->opts, &ignored);
+    if (!r->replica)
+        r->retry_at = tdb_now() + REPLICA_COOLDOWN;
+    return r->replica != NULL;
+}
+
+static void replica_failed(tdb_router *r)
+{
+    tdb_conn_close(r->replica);
+    r->replica = NULL;
+    r->retry_at = tdb_now() + REPLICA_COOLDOWN;
+}
+
+PGresult *tdb_route_read(tdb_conn *conn, tdb_sql_id id, const tdb_params *p, tdb_error *err)
+{
+    tdb_router *r = conn->router;
+    tdb_around around = { TDB_SQL_NONE, TDB_SQL_NONE, NULL, NULL };
+    tdb_error replica_err;
+    int check;
+    PGresult *res;
+
+    if (r->dirty || !replica_usable(r))
+        return on_primary(conn, id, p, err);
+    check = r->written > r->replayed;
+    if (check)
+        around.before = TDB_SQL_REPLAY_LSN;
+    res = tdb_conn_exec_around(r->replica, id, p, check ? &around : NULL, &replica_err);
+    if (!res) {
+        replica_failed(r);
+        return on_primary(conn, id, p, err);
+    }
+    if (check) {
+        unsigned long long at = wal_position(around.before_res);
+        PQclear(around.before_res);
+        if (at < r->written) {   /* not replayed that far yet (or not a standby) */
+            PQclear(res);
+            return on_primary(conn, id, p, err);
+        }
+        r->replayed = at;
+    }
+    r->last_read = TDB_READ_REPLICA;
+    r->replica_reads++;
+    tdb_error_clear(err);
+    return res;
+}
+
+void tdb_route_info(const tdb_conn *conn, tdb_conn_info *info)
+{
+    const tdb_router *r = conn->router;
+    if (!r)
+        return;
+    info->last_read = r->last_read == TDB_READ_REPLICA ? "replica"
+                    : r->last_read == TDB_READ_PRIMARY ? "primary" : NULL;
+    info->replica_reads = r->replica_reads;
+    info->replica_host = r->replica && r->replica->pg ? PQhost(r->replica->pg) : NULL;
+}
