@@ -174,6 +174,7 @@ describe("a pg_auto_failover formation #direct_only", function()
     local p0 = F.wait_stable(60)
     local user, app = helper.uid("fo-postmaster"), helper.uid("fo-postmaster-app")
     local db = connect_formation(app)
+    local reconnects0 = db:info().reconnects
     local started0 = F.psql(p0.name, "SELECT pg_postmaster_start_time()")
     local killed, after, next_poll = false, nil, 0
     local r = write_loop(db, user, function(r)
@@ -192,6 +193,7 @@ describe("a pg_auto_failover formation #direct_only", function()
     local landed = check_writes(r, user, p1)
     report(p1.name == p0.name and "postmaster killed, restarted in place"
            or "postmaster killed, standby promoted", r, landed)
+    assert.is_true(db:info().reconnects > reconnects0)   -- its backend died with the postmaster
     assert.is_table(db:create_task{ user_id = user, title = "after the restart" })
     assert.is_true(served_by(p1, app))
     db:close()
