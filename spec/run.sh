@@ -1,6 +1,8 @@
 #!/bin/sh
 # spec/run.sh -- every C test and every busted spec, against a private,
-# throw-away PostgreSQL + PgBouncer + hung server (spec/support/testenv.sh).
+# throw-away PostgreSQL + PgBouncer + hung server (spec/support/testenv.sh),
+# and a pg_auto_failover formation when a spec requires
+# spec.support.formation (spec/support/formation.sh).
 #
 #   1. each $BUILD/ctest/* binary (its last `N passed, N failed` line counts;
 #      a crash or non-zero exit without failures reported counts as 1 failed)
@@ -70,7 +72,8 @@ publish_logs() {
 }
 
 . "$PROJECT/spec/support/testenv.sh"
-trap 'testenv_stop; publish_logs' EXIT
+. "$PROJECT/spec/support/formation.sh"
+trap 'formation_stop; testenv_stop; publish_logs' EXIT
 trap interrupted INT TERM HUP
 
 mkdir -p "$BUILD" && LOGDIR=$(mktemp -d "$BUILD/.test-logs.XXXXXX") ||
@@ -104,6 +107,20 @@ say "PostgreSQL $(cat "$TASKDB_TEST_PGDATA/PG_VERSION") on $TASKDB_TEST_SOCKDIR"
     "and 127.0.0.1:$TASKDB_TEST_PGPORT (TLS), PgBouncer on" \
     "127.0.0.1:$TASKDB_TEST_BOUNCER_PORT, hangd on" \
     "127.0.0.1:$TASKDB_TEST_HANG_PORT ($(($(date +%s) - t0)) s)"
+# The pg_auto_failover formation costs seconds to start: only when a spec uses it.
+if formation_wanted "$SPECS"; then
+    t0=$(date +%s)
+    if ! formation_start >"$LOGDIR/formation.log" 2>&1; then
+        cat "$LOGDIR/formation.log"
+        say "could not start the pg_auto_failover formation"
+        FAILED=$((FAILED + 1))
+        finish
+    fi
+    say "pg_auto_failover formation: monitor on" \
+        "127.0.0.1:$TASKDB_TEST_FORMATION_MONITOR_PORT, nodes on" \
+        "127.0.0.1:$TASKDB_TEST_FORMATION_NODE1_PORT and" \
+        "127.0.0.1:$TASKDB_TEST_FORMATION_NODE2_PORT ($(($(date +%s) - t0)) s)"
+fi
 # Specs never see the developer's database: connect() with no argument
 # reaches the scratch database too.
 export DATABASE_URL="$TASKDB_TEST_URL"
