@@ -13,11 +13,12 @@ teardown(H.cleanup)
 
 describe("read_url on a formation #direct_only", function()
   local F = require("spec.support.formation")
-  local db, primary, secondary
+  local db, secondary
 
   lazy_setup(function()
-    primary, secondary = F.wait_stable(120)
-    db = taskdb.connect{ url = F.url, read_url = F.node(secondary).url }
+    local _
+    _, secondary = F.wait_stable(120)
+    db = taskdb.connect{ url = F.url, read_url = secondary.url }
     db:init_db()
     F.set_replication("async")
   end)
@@ -48,7 +49,7 @@ describe("read_url on a formation #direct_only", function()
     local ids = {}
     for i = 1, 50 do ids[i] = db:create_task{ user_id = user, title = "old " .. i }.id end
     H.wait_for("the replica to replay the tasks", 30, function()
-      return F.psql(secondary, "SELECT count(*) FROM public.tasks WHERE user_id = '" .. user .. "'") == "50"
+      return F.psql(secondary.name, "SELECT count(*) FROM public.tasks WHERE user_id = '" .. user .. "'") == "50"
     end)
     local before = db:info().replica_reads
     for i = 1, 1000 do
@@ -80,12 +81,12 @@ describe("read_url on a formation #direct_only", function()
   it("reads still succeed while the replica is stopped, and use it again once it is back", function()
     local user = helper.uid("rr-down")
     local t = db:create_task{ user_id = user, title = "before the stop" }
-    F.stop(secondary)
+    F.stop(secondary.name)
     for _ = 1, 20 do
       assert.equal("before the stop", db:get_task(t.id).title)
     end
     assert.equal("primary", db:info().last_read)
-    F.start(secondary)
+    F.start(secondary.name)
     F.wait_stable(120)
     H.wait_for("reads to go to the replica again", 30, function()
       db:get_task(t.id)

@@ -83,8 +83,10 @@ enum { TDB_READ_NONE, TDB_READ_PRIMARY, TDB_READ_REPLICA };
 /* NULL with err set (config: a malformed read_url; memory). */
 tdb_router *tdb_router_new(const tdb_conn_options *opts, tdb_error *err);
 void tdb_router_free(tdb_router *r);
-/* Whether statement `id` goes through tdb_route_read now. */
-int tdb_route_wants(const tdb_conn *conn, tdb_sql_id id);
+/* Whether statement `id` goes through tdb_route_read now (else it is noted as read on the primary). */
+int tdb_route_wants(tdb_conn *conn, tdb_sql_id id);
+/* A pipelined task read: it goes to the primary. */
+void tdb_route_note_pipeline_read(tdb_conn *conn, tdb_sql_id id);
 PGresult *tdb_route_read(tdb_conn *conn, tdb_sql_id id, const tdb_params *p, tdb_error *err);
 /* A write went to the primary: the next read must see it. */
 void tdb_route_note_write(tdb_conn *conn);

@@ -390,9 +390,11 @@ int tdb_pipeline_run(tdb_conn *conn, tdb_pipeline *pl, tdb_error *err)
         return 0;
     if (tdb_conn_ensure_live(conn, 1, err) != 0)
         return -1;
-    for (size_t i = 0; i < pl->n; i++)
+    for (size_t i = 0; i < pl->n; i++) {
         if (!tdb_sql_get(pl->calls[i].id)->is_read)
             tdb_route_note_write(conn);
+        tdb_route_note_pipeline_read(conn, pl->calls[i].id);
+    }
     how = exchange(conn, pl, &rd);
     if (how != EXCHANGE_DONE)
         recover(conn, pl, &rd, how);

@@ -76,10 +76,8 @@ void tdb_router_free(tdb_router *r)
 }
 
 /* Only the task reads: init_db's inspection and everything else stay on the primary. */
-int tdb_route_wants(const tdb_conn *conn, tdb_sql_id id)
+static int task_read(tdb_sql_id id)
 {
-    if (!conn->router || conn->txn_depth > 0 || conn->begin_pending)
-        return 0;
     switch (id) {
     case TDB_SQL_GET:
     case TDB_SQL_GET_USER:
@@ -97,6 +95,22 @@ int tdb_route_wants(const tdb_conn *conn, tdb_sql_id id)
     default:
         return 0;
     }
+}
+
+int tdb_route_wants(tdb_conn *conn, tdb_sql_id id)
+{
+    if (!conn->router || !task_read(id))
+        return 0;
+    if (conn->txn_depth == 0 && !conn->begin_pending)
+        return 1;
+    conn->router->last_read = TDB_READ_PRIMARY;   /* a transaction's reads stay with it */
+    return 0;
+}
+
+void tdb_route_note_pipeline_read(tdb_conn *conn, tdb_sql_id id)
+{
+    if (conn->router && task_read(id))
+        conn->router->last_read = TDB_READ_PRIMARY;
 }
 
 void tdb_route_note_write(tdb_conn *conn)
