@@ -496,5 +496,9 @@ int main(int argc, char **argv)
             }
         }
     }
+    for (int i = 0; i < MAX_CONNS; i++)
+        if (conns[i])
+            close_conn(i);
+    close(lfd);
     return 0;
 }
