@@ -36,7 +36,7 @@ MODULE      = $(BUILD)/taskdb.so
 HOST        = $(BUILD)/taskshell
 SQLDUMP     = $(BUILD)/taskdb-sql
 CTESTS      = $(CTEST_SRC:spec/c/%.c=$(BUILD)/ctest/%)
-HELPERS     = $(BUILD)/hangd
+HELPERS     = $(BUILD)/hangd $(BUILD)/delayline
 
 .PHONY: all run test bench asan db db-stop deps check clean valgrind
 all: $(CORE_LIB) $(MODULE) $(HOST) $(SQLDUMP) $(CTESTS) $(HELPERS)
@@ -81,6 +81,11 @@ $(BUILD)/ctest/test_alloc: spec/c/test_alloc.c spec/c/ctest.h src/host/alloc.c s
 	$(CC) $(CFLAGS) -Isrc/host -Ispec/c spec/c/test_alloc.c src/host/alloc.c -o $@ $(LDFLAGS)
 
 $(BUILD)/hangd: spec/support/hangd.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)
+
+# The bench's network link: a delaying, round-trip-counting TCP proxy.
+$(BUILD)/delayline: bench/delayline.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)
 

@@ -6,6 +6,11 @@
 #   sh bench/run.sh                 full run (3 runs per figure, ~3-5 minutes)
 #   BENCH_RUNS=5 sh bench/run.sh    more runs per figure (medians; for a noisy machine)
 #   BENCH_QUICK=1 sh bench/run.sh   smoke run: 1 run, counts / 10
+#   BENCH_SECTIONS=net sh bench/run.sh   only the network section (default: "local net")
+#
+# The local section (W1 over the Unix socket) comes first, then the
+# network section (bench/net.sh: the workload through a delay line of 2 ms
+# and 10 ms round trips, about a minute).
 #
 # Environment: TASKDB_BUILD (build directory, default `build`), BENCH_PGBIN
 # (PostgreSQL server binaries, default /usr/lib/postgresql/15/bin),
@@ -29,6 +34,8 @@ else
     QUICK=0 RUNS=${BENCH_RUNS:-3} N=20000 NLIST=2000 NBULK=100000 NSINGLE=20000 NOTHER=1000000 STARTUP_RUNS=20
 fi
 BULK_USER=bench-bulk
+SECTIONS=${BENCH_SECTIONS:-local net}
+want() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # The fixed 60-character description of W1, shared by both sides.
 BENCH_DESC=$(printf 'benchmark description %038d' 0)
@@ -134,6 +141,9 @@ reset_table() {
     sql "CHECKPOINT"
 }
 
+# The local section: W1, start-up, growth (not indented, to keep it as it was).
+if want local; then
+
 # --- W1, RUNS times: each phase by pgbench, then by taskdb -----------------------
 r=1
 while [ "$r" -le "$RUNS" ]; do
@@ -193,11 +203,25 @@ CHECKPOINT;
 EOF
 echo "info.growth_big=$(sql 'SELECT count(*) FROM public.tasks')" >>"$OUT/machine.txt"
 growth_measure big
+fi
 
-# --- the table -------------------------------------------------------------------
+# --- the network section -----------------------------------------------------------
+if want net; then
+    note "network: the workload through a delay line of 2 ms and 10 ms round trips"
+    sh "$HERE/net.sh" "$OUT/net.txt" "$BENCH_TMP/net"
+fi
+
+# --- the tables ------------------------------------------------------------------
 echo "machine.load_end=$(cut -d" " -f1-3 /proc/loadavg)" >>"$OUT/machine.txt"
-"$TASKSHELL" "$HERE/report.lua" "$OUT/machine.txt" "$OUT"/run*.td "$OUT"/run*.pg \
-    "$OUT"/run*.mem "$OUT/growth.txt" "$OUT/startup.txt" >"$OUT/table.txt"
+: >"$OUT/table.txt"
+if want local; then
+    "$TASKSHELL" "$HERE/report.lua" "$OUT/machine.txt" "$OUT"/run*.td "$OUT"/run*.pg \
+        "$OUT"/run*.mem "$OUT/growth.txt" "$OUT/startup.txt" >>"$OUT/table.txt"
+    echo >>"$OUT/table.txt"
+fi
+if want net; then
+    "$TASKSHELL" "$HERE/net_report.lua" "$OUT/net.txt" >>"$OUT/table.txt"
+fi
 cat "$OUT/table.txt"
 KEEP="$(dirname -- "$TASKSHELL")/bench-last"
 rm -rf -- "$KEEP"

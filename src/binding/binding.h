@@ -95,4 +95,8 @@ int tdbl_transaction(lua_State *L);
 void tdbl_pipeline_init(lua_State *L);
 int tdbl_pipeline(lua_State *L);
 
+/* set.c — the set-based calls. */
+int tdbl_update_tasks(lua_State *L);
+int tdbl_delete_tasks(lua_State *L);
+
 #endif

@@ -220,5 +220,7 @@ const luaL_Reg tdbl_task_methods[] = {
     { "each_task", tdbl_each_task },
     { "transaction", tdbl_transaction },
     { "pipeline", tdbl_pipeline },
+    { "update_tasks", tdbl_update_tasks },
+    { "delete_tasks", tdbl_delete_tasks },
     { NULL, NULL }
 };

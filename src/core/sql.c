@@ -150,6 +150,33 @@ static const char sql_replay_lsn[] = "SELECT pg_last_wal_replay_lsn()::text";
 /* A proxy (PgBouncer, a cloud pooler) hands out its own backend key: compare. */
 static const char sql_backend_pid[] = "SELECT pg_backend_pid()";
 
+/*
+ * Set-based calls (task_set.c): one statement whatever the number of rows.
+ * One text per (user filter, id list) pair, so a user's rows are one index
+ * range and an id list one primary-key probe each.  `ids` is a single
+ * bigint[] parameter.  completed = NULL means any.  The same TOUCH as the
+ * single update: updated_at moves forward on every row changed.
+ *   update: $1 title (NULL keeps), $2 whether to set description, $3 description,
+ *           $4 completed (NULL keeps), $5 filter completed, then user_id and/or ids
+ *   delete: $1 filter completed, then user_id and/or ids
+ */
+#define UPDATE_MANY \
+    "UPDATE public.tasks SET title = COALESCE($1, title), " \
+    "description = CASE WHEN $2::boolean THEN $3 ELSE description END, " \
+    "completed = COALESCE($4::boolean, completed), " TOUCH \
+    " WHERE ($5::boolean IS NULL OR completed = $5)"
+#define DELETE_MANY "DELETE FROM public.tasks WHERE ($1::boolean IS NULL OR completed = $1)"
+static const char sql_update_many[] = UPDATE_MANY;
+static const char sql_update_many_user[] = UPDATE_MANY " AND user_id = $6";
+static const char sql_update_many_ids[] = UPDATE_MANY " AND id = ANY($6::bigint[])";
+static const char sql_update_many_user_ids[] =
+    UPDATE_MANY " AND user_id = $6 AND id = ANY($7::bigint[])";
+static const char sql_delete_many[] = DELETE_MANY;
+static const char sql_delete_many_user[] = DELETE_MANY " AND user_id = $2";
+static const char sql_delete_many_ids[] = DELETE_MANY " AND id = ANY($2::bigint[])";
+static const char sql_delete_many_user_ids[] =
+    DELETE_MANY " AND user_id = $2 AND id = ANY($3::bigint[])";
+
 /*                         label           text                     n  read bin prep */
 static const tdb_sql catalog[TDB_SQL_STMT_COUNT] = {
     [TDB_SQL_INSERT]      = { "create",      sql_insert,               4, 0, 1, 1 },
@@ -192,6 +219,16 @@ static const tdb_sql catalog[TDB_SQL_STMT_COUNT] = {
     [TDB_SQL_BACKEND_PID] = { "backend_pid", sql_backend_pid,          0, 1, 0, 0 },
     [TDB_SQL_PRIMARY_LSN] = { "primary_lsn", sql_primary_lsn,          0, 1, 0, 0 },
     [TDB_SQL_REPLAY_LSN]  = { "replay_lsn",  sql_replay_lsn,           0, 1, 0, 0 },
+    /* Set-based calls: rare and shaped by their arguments (a user, an id
+     * list), so unnamed: planned for the values at hand, one round trip. */
+    [TDB_SQL_UPDATE_MANY]          = { "update_tasks",          sql_update_many,          5, 0, 0, 0 },
+    [TDB_SQL_UPDATE_MANY_USER]     = { "update_tasks_user",     sql_update_many_user,     6, 0, 0, 0 },
+    [TDB_SQL_UPDATE_MANY_IDS]      = { "update_tasks_ids",      sql_update_many_ids,      6, 0, 0, 0 },
+    [TDB_SQL_UPDATE_MANY_USER_IDS] = { "update_tasks_user_ids", sql_update_many_user_ids, 7, 0, 0, 0 },
+    [TDB_SQL_DELETE_MANY]          = { "delete_tasks",          sql_delete_many,          1, 0, 0, 0 },
+    [TDB_SQL_DELETE_MANY_USER]     = { "delete_tasks_user",     sql_delete_many_user,     2, 0, 0, 0 },
+    [TDB_SQL_DELETE_MANY_IDS]      = { "delete_tasks_ids",      sql_delete_many_ids,      2, 0, 0, 0 },
+    [TDB_SQL_DELETE_MANY_USER_IDS] = { "delete_tasks_user_ids", sql_delete_many_user_ids, 3, 0, 0, 0 },
 };
 
 const tdb_sql *tdb_sql_get(tdb_sql_id id)

@@ -52,6 +52,15 @@ typedef enum tdb_sql_id {
     TDB_SQL_BACKEND_PID,
     TDB_SQL_PRIMARY_LSN,
     TDB_SQL_REPLAY_LSN,
+    /* set-based calls */
+    TDB_SQL_UPDATE_MANY,
+    TDB_SQL_UPDATE_MANY_USER,
+    TDB_SQL_UPDATE_MANY_IDS,
+    TDB_SQL_UPDATE_MANY_USER_IDS,
+    TDB_SQL_DELETE_MANY,
+    TDB_SQL_DELETE_MANY_USER,
+    TDB_SQL_DELETE_MANY_IDS,
+    TDB_SQL_DELETE_MANY_USER_IDS,
     TDB_SQL_STMT_COUNT,
     TDB_SQL_NONE = TDB_SQL_STMT_COUNT   /* no statement (an optional step left out) */
 } tdb_sql_id;
