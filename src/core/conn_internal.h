@@ -146,8 +146,8 @@ PGresult *tdb_conn_exec_commit(tdb_conn *conn, tdb_sql_id id, const tdb_params *
  * Starts a batch (bulk.c) with one simple-protocol query that opens a
  * transaction level, reads one row and starts COPY (the catalogue's
  * copy_start texts).  The level is opened (txn_depth + 1) whatever
- * happens; the caller rolls it back on failure.  *rows gets the row's
- * result (caller clears).  Non-blocking from here to tdb_conn_copy_end.
+ * happens; the caller rolls it back on failure.  On success *rows gets the
+ * row's result (caller clears).  Non-blocking from here to tdb_conn_copy_end.
  */
 int tdb_conn_copy_start(tdb_conn *conn, tdb_sql_id id, PGresult **rows, tdb_error *err);
 

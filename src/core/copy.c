@@ -50,20 +50,24 @@ int tdb_conn_copy_start(tdb_conn *conn, tdb_sql_id id, PGresult **rows, tdb_erro
 {
     const tdb_sql *sql = tdb_sql_get(id);
     PGresult *res = NULL, *failed = NULL;
-    int timed_out = 0, r, copying = 0;
+    int timed_out = 0, r = 0, copying = 0, rc = -1;
 
     *rows = NULL;
     tdb_error_clear(err);
     conn->copy_deadline = conn->statement_timeout > 0 ? tdb_now() + conn->statement_timeout : 0;
     conn->copy_grace_end = 0;
-    if (tdb_conn_ensure_live(conn, 1, err) != 0)
+    if (tdb_conn_ensure_live(conn, 1, err) != 0) {
+        conn->txn_depth++;   /* opened in name only: the caller's rollback closes it */
         return -1;
+    }
     tdb_route_note_write(conn);
     /* The text opens its own level; a pending BEGIN is part of it (copy_start_txn_sp). */
     conn->txn_depth++;
     conn->begin_pending = 0;
-    if (!PQsendQuery(conn->pg, sql->text))
-        return copy_lost(conn, err);
+    if (!PQsendQuery(conn->pg, sql->text)) {
+        copy_lost(conn, err);
+        goto done;
+    }
     while (!copying && (r = tdb_next_result(conn, conn->copy_deadline, &timed_out, &res)) == 0 && res) {
         switch (PQresultStatus(res)) {
         case PGRES_COPY_IN:
@@ -87,15 +91,13 @@ int tdb_conn_copy_start(tdb_conn *conn, tdb_sql_id id, PGresult **rows, tdb_erro
         PQclear(res);
         res = NULL;
     }
-    if (!copying && r == -2) {   /* no answer even to the cancel: dropped */
-        PQclear(failed);
-        return copy_unresponsive(conn, err);
-    }
-    if (!copying && (r != 0 || PQstatus(conn->pg) != CONNECTION_OK)) {
-        PQclear(failed);
-        return copy_lost(conn, err);
-    }
-    if (!copying) {
+    if (copying) {
+        rc = PQsetnonblocking(conn->pg, 1) == 0 ? 0 : copy_lost(conn, err);
+    } else if (r == -2) {   /* no answer even to the cancel: dropped */
+        copy_unresponsive(conn, err);
+    } else if (r != 0 || PQstatus(conn->pg) != CONNECTION_OK) {
+        copy_lost(conn, err);
+    } else {
         if (timed_out && tdb_result_is(failed, TDB_SQLSTATE_QUERY_CANCELED))
             copy_timeout_error(conn, err);
         else if (failed)
@@ -103,13 +105,14 @@ int tdb_conn_copy_start(tdb_conn *conn, tdb_sql_id id, PGresult **rows, tdb_erro
         else
             tdb_error_set(err, TDB_DATABASE, NULL, "%s: the server did not start COPY", sql->label);
         tdb_conn_scrub(conn, err);
-        PQclear(failed);
-        return -1;
     }
+done:
     PQclear(failed);
-    if (PQsetnonblocking(conn->pg, 1) != 0)
-        return copy_lost(conn, err);
-    return 0;
+    if (rc != 0) {
+        PQclear(*rows);
+        *rows = NULL;
+    }
+    return rc;
 }
 
 /*
