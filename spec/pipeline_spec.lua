@@ -69,6 +69,38 @@ describe("db:pipeline", function()
     assert.equal("a,existing2", titles(user))
   end)
 
+  it("carries the set-based calls: counts in order, and calls with nothing to send give 0", function()
+    local user = helper.uid("pl-set")
+    local ids = db:create_tasks{ { user_id = user, title = "s1" }, { user_id = user, title = "s2" },
+                                 { user_id = user, title = "s3" } }
+    local r = db:pipeline(function(p)
+      assert.equal(1, p:update_tasks({ user_id = user }, { completed = true }))
+      assert.equal(2, p:update_tasks({ ids = {} }, { title = "never" }))        -- nothing to match
+      assert.equal(3, p:update_tasks({ user_id = user }, {}))                  -- nothing to change
+      assert.equal(4, p:update_tasks({ user_id = user, ids = { ids[1], ids[2] } }, { title = "renamed" }))
+      assert.equal(5, p:delete_tasks{ ids = { ids[3] } })
+      assert.equal(6, p:delete_tasks{ ids = {} })
+      assert.equal(7, p:count_tasks{ user_id = user, completed = true })
+    end)
+    assert.same({ 3, 0, 0, 2, 1, 0, 2 }, r)
+    assert.equal("renamed,renamed", titles(user))
+    helper.expect_error("invalid", "all", db.pipeline, db, function(p)
+      p:delete_tasks{ completed = true }
+    end)
+    helper.expect_error("invalid", "ids", db.pipeline, db, function(p)
+      p:update_tasks({ ids = { 1, "2" } }, { completed = true })
+    end)
+    assert.equal(2, H.count(user))
+    local other = helper.uid("pl-set-other")
+    local theirs = db:create_task{ user_id = other, title = "theirs" }
+    local scoped = db:user(user):pipeline(function(p)
+      p:delete_tasks{ ids = { theirs.id }, all = true }
+      p:update_tasks({ all = true }, { completed = false })
+    end)
+    assert.same({ 0, 2 }, scoped)
+    assert.is_table(db:get_task(theirs.id))
+  end)
+
   it("an empty block sends nothing and returns an empty list", function()
     local r = db:pipeline(function() end)
     assert.same({}, r)

@@ -91,6 +91,11 @@ int tdbl_each_task(lua_State *L);
 /* txn.c */
 int tdbl_transaction(lua_State *L);
 
+/* set.c — the set-based calls; the filter reader is shared with pipelines. */
+#define TDBL_FILTER_SLOTS 3
+typedef struct tdb_task_filter tdb_task_filter;
+void tdbl_read_filter(lua_State *L, int idx, int base, tdb_task_filter *f, const char *what);
+
 /* pipeline.c */
 void tdbl_pipeline_init(lua_State *L);
 int tdbl_pipeline(lua_State *L);

@@ -17,13 +17,15 @@
 
 #include "binding.h"
 #include "pipeline.h"
+#include "task_set.h"
 
 /* What a queued call returns, so its result converts like the method's. */
 typedef enum outcome {
     OUT_TASK_OR_NIL,
     OUT_DELETED,
     OUT_LIST,
-    OUT_COUNT
+    OUT_COUNT,
+    OUT_CHANGED
 } outcome;
 
 typedef struct pipe_state {
@@ -67,23 +69,30 @@ static pipe_state *pipeline_target(lua_State *L, tdbl_target *t)
     return p;
 }
 
-/* Queues a built request: returns its index to Lua. */
-static int queued(lua_State *L, pipe_state *p, int built, const tdb_request *r,
+/* Queues a built request (and releases it): returns its index to Lua. */
+static int queued(lua_State *L, pipe_state *p, int built, tdb_request *r,
                   const tdb_error *build_err, outcome kind)
 {
     tdb_error err;
     size_t n = tdb_pipeline_count(p->pl);
-    if (built != 0)
+    int added;
+    if (built != 0) {
+        tdb_request_release(r);
         return tdbl_raise(L, build_err);
+    }
     if (n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 16;
         unsigned char *grown = realloc(p->kinds, cap);
-        if (!grown)
+        if (!grown) {
+            tdb_request_release(r);
             return luaL_error(L, "not enough memory");
+        }
         p->kinds = grown;
         p->cap = cap;
     }
-    if (tdb_pipeline_add(p->pl, r->id, &r->params, &err) != 0)
+    added = tdb_pipeline_add(p->pl, r->id, &r->params, &err);
+    tdb_request_release(r);
+    if (added != 0)
         return tdbl_raise(L, &err);
     p->kinds[n] = (unsigned char)kind;
     p->poisoned = 0;
@@ -167,13 +176,51 @@ static int pipeline_count_tasks(lua_State *L)
     return queued(L, p, tdb_request_count(t.scopep, &opts, &r, &err), &r, &err, OUT_COUNT);
 }
 
+/* update_tasks / delete_tasks: the filter read into slots above the arguments. */
+static int pipeline_update_tasks(lua_State *L)
+{
+    tdbl_target t;
+    pipe_state *p = pipeline_target(L, &t);
+    tdb_task_filter f;
+    tdb_task_patch patch;
+    tdb_request r;
+    tdb_error err;
+    int built;
+    tdbl_check_table(L, 2, "update_tasks' filter");
+    tdbl_check_table(L, 3, "update_tasks' changes");
+    tdbl_read_filter(L, 2, 4, &f, "update_tasks' filter");
+    tdbl_read_patch(L, 3, &patch);
+    built = tdb_request_update_many(t.scopep, &f, &patch, &r, &err);
+    return queued(L, p, built, &r, &err, OUT_CHANGED);
+}
+
+static int pipeline_delete_tasks(lua_State *L)
+{
+    tdbl_target t;
+    pipe_state *p = pipeline_target(L, &t);
+    tdb_task_filter f;
+    tdb_request r;
+    tdb_error err;
+    int built;
+    tdbl_check_table(L, 2, "delete_tasks' filter");
+    tdbl_read_filter(L, 2, 3, &f, "delete_tasks' filter");
+    built = tdb_request_delete_many(t.scopep, &f, &r, &err);
+    return queued(L, p, built, &r, &err, OUT_CHANGED);
+}
+
 /* Pushes call i's outcome: its value, or its error table with `index`. */
 static void push_outcome(lua_State *L, const pipe_state *p, size_t i)
 {
     tdb_error err;
     const PGresult *res = tdb_pipeline_result(p->pl, i, &err);
     long long n = 0;
+    if (tdb_pipeline_skipped(p->pl, i)) {   /* nothing needed sending: nothing changed */
+        lua_pushinteger(L, 0);
+        return;
+    }
     if (res && p->kinds[i] == OUT_COUNT && tdb_count_of(res, &n, &err) != 0)
+        res = NULL;
+    if (res && p->kinds[i] == OUT_CHANGED && (n = tdb_changed_count(res, &err)) < 0)
         res = NULL;
     if (!res) {
         tdbl_push_error(L, &err);
@@ -193,6 +240,7 @@ static void push_outcome(lua_State *L, const pipe_state *p, size_t i)
         tdbl_append_tasks(L, res, 0);
         break;
     case OUT_COUNT:
+    case OUT_CHANGED:
         lua_pushinteger(L, (lua_Integer)n);
         break;
     }
@@ -252,6 +300,8 @@ static const luaL_Reg pipeline_methods[] = {
     { "update_task", pipeline_update_task },
     { "toggle_complete", pipeline_toggle_complete },
     { "delete_task", pipeline_delete_task },
+    { "update_tasks", pipeline_update_tasks },
+    { "delete_tasks", pipeline_delete_tasks },
     { NULL, NULL }
 };
 

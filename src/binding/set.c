@@ -15,6 +15,8 @@
 
 enum { SLOT_USER = 1, SLOT_IDS, SLOT_BUF, N_SLOTS };
 
+_Static_assert(N_SLOTS - 1 == TDBL_FILTER_SLOTS, "binding.h's slot count");
+
 static int is_integer(lua_State *L, int idx, long long *out)
 {
     int ok = 0;
@@ -67,10 +69,10 @@ static void raise_type(lua_State *L, const char *field, const char *want)
 }
 
 /*
- * Reads the filter at `idx` into f, using N_SLOTS - 1 slots from `base`
- * (pushed here).  Strings in f are anchored in those slots.
+ * Reads the filter at `idx` into f, using TDBL_FILTER_SLOTS slots from
+ * `base` (pushed here).  Strings in f are anchored in those slots.
  */
-static void read_filter(lua_State *L, int idx, int base, tdb_task_filter *f, const char *what)
+void tdbl_read_filter(lua_State *L, int idx, int base, tdb_task_filter *f, const char *what)
 {
     tdb_task_filter_init(f);
     lua_settop(L, base + N_SLOTS - 2);   /* slots start out nil */
@@ -122,7 +124,7 @@ int tdbl_update_tasks(lua_State *L)
     tdbl_target_of(L, &t);
     tdbl_check_table(L, 2, "update_tasks' filter");
     tdbl_check_table(L, 3, "update_tasks' changes");
-    read_filter(L, 2, 4, &f, "update_tasks' filter");
+    tdbl_read_filter(L, 2, 4, &f, "update_tasks' filter");
     tdbl_read_patch(L, 3, &patch);
     n = tdb_task_update_many(t.c->conn, t.scopep, &f, &patch, &err);
     if (n < 0)
@@ -140,7 +142,7 @@ int tdbl_delete_tasks(lua_State *L)
     long long n;
     tdbl_target_of(L, &t);
     tdbl_check_table(L, 2, "delete_tasks' filter");
-    read_filter(L, 2, 3, &f, "delete_tasks' filter");
+    tdbl_read_filter(L, 2, 3, &f, "delete_tasks' filter");
     n = tdb_task_delete_many(t.c->conn, t.scopep, &f, &err);
     if (n < 0)
         return tdbl_raise(L, &err);

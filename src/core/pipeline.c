@@ -33,6 +33,7 @@ typedef struct call {
     const char *values[TDB_MAX_PARAMS]; /* into store; NULL is SQL NULL */
     int steps;                          /* STEP_* sent before it */
     int sent;                           /* handed to libpq */
+    int skipped;                        /* no statement: nothing to send (TDB_SQL_NONE) */
     PGresult *result;                   /* the answer, or */
     tdb_error *error;                   /* why there is none (NULL and no result: out of memory) */
 } call;
@@ -94,6 +95,7 @@ int tdb_pipeline_add(tdb_pipeline *pl, tdb_sql_id id, const tdb_params *params, 
     if (!p)
         goto nomem;
     c->id = id;
+    c->skipped = id == TDB_SQL_NONE;
     c->nparams = n;
     for (int i = 0; i < n; i++) {
         if (params->values[i]) {
@@ -117,6 +119,19 @@ static void call_fail(call *c, const tdb_error *err)
     c->error = malloc(sizeof *c->error);
     if (c->error)
         *c->error = *err;
+}
+
+int tdb_pipeline_skipped(const tdb_pipeline *pl, size_t i)
+{
+    return pl->calls[i].skipped;
+}
+
+/* The first call from i on that has a statement (pl->n: none). */
+static size_t skip_ahead(const tdb_pipeline *pl, size_t i)
+{
+    while (i < pl->n && pl->calls[i].skipped)
+        i++;
+    return i;
 }
 
 const PGresult *tdb_pipeline_result(const tdb_pipeline *pl, size_t i, tdb_error *err)
@@ -239,7 +254,8 @@ static int take(tdb_conn *conn, tdb_pipeline *pl, reader *rd, PGresult *res)
         PQclear(res);
         if (!ok)
             return -1;
-        if (++rd->next < pl->n)
+        rd->next = skip_ahead(pl, rd->next + 1);
+        if (rd->next < pl->n)
             rd->phase = first_phase(&pl->calls[rd->next]);
         return 0;
     }
@@ -261,7 +277,7 @@ static exchange_end exchange(tdb_conn *conn, tdb_pipeline *pl, reader *rd)
     double timeout = conn->statement_timeout;
     double deadline = timeout > 0 ? tdb_now() + timeout : 0;
     size_t queued = 0;
-    int output_waiting = 0, cancelled = 0;
+    int output_waiting = 0, cancelled = 0, any_sent = 0, unflushed = 0;
     struct pollfd pfd;
 
     if (!PQenterPipelineMode(pg))
@@ -269,18 +285,25 @@ static exchange_end exchange(tdb_conn *conn, tdb_pipeline *pl, reader *rd)
     if (PQsetnonblocking(pg, 1) != 0)
         return EXCHANGE_LOST;
     pfd.fd = PQsocket(pg);
+    rd->next = skip_ahead(pl, 0);
     while (rd->next < pl->n) {
         int progress = 0, r;
         /* Queue more while libpq's output drains. */
         while (queued < pl->n && !output_waiting) {
-            if (send_call(conn, &pl->calls[queued], queued == 0) != 0)
-                return EXCHANGE_LOST;
-            if (queued++ == 0)
-                rd->phase = first_phase(&pl->calls[0]);
-            if (queued % FLUSH_EVERY == 0 || queued == pl->n) {
+            call *c = &pl->calls[queued++];
+            if (!c->skipped) {
+                if (send_call(conn, c, !any_sent) != 0)
+                    return EXCHANGE_LOST;
+                if (!any_sent)
+                    rd->phase = first_phase(c);
+                any_sent = 1;
+                unflushed++;
+            }
+            if (unflushed >= FLUSH_EVERY || (queued == pl->n && unflushed > 0)) {
                 if ((r = PQflush(pg)) < 0)
                     return EXCHANGE_LOST;
                 output_waiting = r == 1;
+                unflushed = 0;
             }
         }
         if (output_waiting) {
@@ -356,7 +379,7 @@ static void recover(tdb_conn *conn, tdb_pipeline *pl, const reader *rd, exchange
     for (size_t i = rd->next; i < pl->n; i++) {
         call *c = &pl->calls[i];
         tdb_params p;
-        if (c->result || c->error)
+        if (c->result || c->error || c->skipped)
             continue;
         if (txn_lost) {
             tdb_error_set(&e, TDB_CONNECTION, NULL,

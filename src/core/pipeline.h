@@ -42,8 +42,11 @@ int tdb_pipeline_run(tdb_conn *conn, tdb_pipeline *pl, tdb_error *err);
 
 /*
  * Call i's outcome: its result (owned by the pipeline), or NULL with the
- * call's error copied to *err.
+ * call's error copied to *err.  A call queued as TDB_SQL_NONE (nothing to
+ * send) has neither: tdb_pipeline_skipped says so.
  */
+int tdb_pipeline_skipped(const tdb_pipeline *pl, size_t i);
+
 const PGresult *tdb_pipeline_result(const tdb_pipeline *pl, size_t i, tdb_error *err);
 
 #endif

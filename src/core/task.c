@@ -6,6 +6,7 @@
  * into a small stack buffer.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bytes.h"
@@ -120,6 +121,12 @@ static void id_param(tdb_request *r, long long id)
 static void request_init(tdb_request *r)
 {
     memset(r, 0, sizeof *r);
+}
+
+void tdb_request_release(tdb_request *r)
+{
+    free(r->owned);
+    r->owned = NULL;
 }
 
 int tdb_request_create(const tdb_str *scope, tdb_task_new *t, tdb_request *r, tdb_error *err)

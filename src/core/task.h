@@ -83,7 +83,11 @@ typedef struct tdb_request {
     tdb_params params;
     char numbers[3][24];   /* ids and limits as text */
     int used_numbers;
+    char *owned;           /* a parameter allocated for the request (an id array), or NULL */
 } tdb_request;
+
+/* Frees what the request owns (safe on any built or failed request). */
+void tdb_request_release(tdb_request *r);
 
 int tdb_request_create(const tdb_str *scope, tdb_task_new *t, tdb_request *r, tdb_error *err);
 int tdb_request_get(const tdb_str *scope, long long id, tdb_request *r, tdb_error *err);

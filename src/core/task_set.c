@@ -76,15 +76,6 @@ static char *id_array(const long long *ids, size_t n, tdb_error *err)
     return s;
 }
 
-/* A call that needs no statement still fails on a closed handle, like one that does. */
-static long long nothing_sent(const tdb_conn *c, tdb_error *err)
-{
-    if (c)
-        return 0;
-    tdb_error_set(err, TDB_CLOSED, NULL, "the connection is closed");
-    return -1;
-}
-
 /* The statement for a filter's shape: [user_id given][ids given]. */
 typedef const tdb_sql_id shape_table[2][2];
 static shape_table update_shapes = {
@@ -96,68 +87,95 @@ static shape_table delete_shapes = {
     { TDB_SQL_DELETE_MANY_USER, TDB_SQL_DELETE_MANY_USER_IDS },
 };
 
-/*
- * Adds the filter's user and id parameters after the others, runs the
- * statement for the filter's shape and returns the number of rows it
- * touched.
- */
-static long long run_filtered(tdb_conn *c, const tdb_task_filter *f, tdb_params *p,
-                              shape_table shapes, tdb_error *err)
+/* Adds the filter's user and id parameters after the others and picks the statement. */
+static int filtered(tdb_request *r, const tdb_task_filter *f, shape_table shapes,
+                    tdb_error *err)
 {
-    tdb_sql_id id = shapes[f->user_id.ptr != NULL][f->has_ids != 0];
-    PGresult *res = NULL;
-    char *ids = NULL, *end;
-    long long n = -1;
+    r->id = shapes[f->user_id.ptr != NULL][f->has_ids != 0];
     if (f->user_id.ptr)
-        param(p, f->user_id.ptr);
+        param(&r->params, f->user_id.ptr);
     if (f->has_ids) {
-        if (!(ids = id_array(f->ids, f->n_ids, err)))
-            goto done;
-        param(p, ids);
+        if (!(r->owned = id_array(f->ids, f->n_ids, err)))
+            return -1;
+        param(&r->params, r->owned);
     }
-    res = tdb_conn_exec(c, id, p, err);
-    if (!res)
-        goto done;
-    n = strtoll(PQcmdTuples(res), &end, 10);
-    if (end == PQcmdTuples(res) || *end != '\0' || n < 0) {
-        tdb_error_set(err, TDB_DATABASE, NULL, "%s: unexpected result from the server",
-                      tdb_sql_get(id)->label);
-        n = -1;
+    return 0;
+}
+
+int tdb_request_update_many(const tdb_str *scope, tdb_task_filter *f,
+                            const tdb_task_patch *patch, tdb_request *r, tdb_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->id = TDB_SQL_NONE;
+    if (tdb_task_check_filter(scope, f, err) != 0 || tdb_task_check_patch(patch, err) != 0)
+        return -1;
+    /* Nothing to change, or nothing to match: nothing changes, updated_at included. */
+    if ((patch->title_op == TDB_KEEP && patch->description_op == TDB_KEEP &&
+         patch->completed < 0) || (f->has_ids && f->n_ids == 0))
+        return 0;
+    param(&r->params, patch->title_op == TDB_SET ? patch->title.ptr : NULL);
+    param(&r->params, patch->description_op == TDB_KEEP ? "f" : "t");
+    param(&r->params, patch->description_op == TDB_SET ? patch->description.ptr : NULL);
+    param(&r->params, bool_text(patch->completed));
+    param(&r->params, bool_text(f->completed));
+    return filtered(r, f, update_shapes, err);
+}
+
+int tdb_request_delete_many(const tdb_str *scope, tdb_task_filter *f, tdb_request *r,
+                            tdb_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->id = TDB_SQL_NONE;
+    if (tdb_task_check_filter(scope, f, err) != 0)
+        return -1;
+    if (f->has_ids && f->n_ids == 0)
+        return 0;
+    param(&r->params, bool_text(f->completed));
+    return filtered(r, f, delete_shapes, err);
+}
+
+long long tdb_changed_count(const PGresult *res, tdb_error *err)
+{
+    char *end;
+    const char *tuples = PQcmdTuples((PGresult *)res);
+    long long n = strtoll(tuples, &end, 10);
+    if (end == tuples || *end != '\0' || n < 0) {
+        tdb_error_set(err, TDB_DATABASE, NULL, "unexpected result from the server");
+        return -1;
     }
-done:
-    PQclear(res);
-    free(ids);
+    return n;
+}
+
+/* Runs a built request; one that needs no statement still fails on a closed handle. */
+static long long run_request(tdb_conn *c, int built, tdb_request *r, tdb_error *err)
+{
+    PGresult *res;
+    long long n = -1;
+    if (built == 0 && r->id == TDB_SQL_NONE) {
+        if (c)
+            n = 0;
+        else
+            tdb_error_set(err, TDB_CLOSED, NULL, "the connection is closed");
+    } else if (built == 0 && (res = tdb_conn_exec(c, r->id, &r->params, err)) != NULL) {
+        n = tdb_changed_count(res, err);
+        PQclear(res);
+    }
+    tdb_request_release(r);
     return n;
 }
 
 long long tdb_task_update_many(tdb_conn *c, const tdb_str *scope, tdb_task_filter *f,
                                const tdb_task_patch *patch, tdb_error *err)
 {
-    tdb_params p = { 0 };
+    tdb_request r;
     tdb_error_clear(err);
-    if (tdb_task_check_filter(scope, f, err) != 0 || tdb_task_check_patch(patch, err) != 0)
-        return -1;
-    /* Nothing to change, or nothing to match: nothing changes, updated_at included. */
-    if ((patch->title_op == TDB_KEEP && patch->description_op == TDB_KEEP &&
-         patch->completed < 0) || (f->has_ids && f->n_ids == 0))
-        return nothing_sent(c, err);
-    param(&p, patch->title_op == TDB_SET ? patch->title.ptr : NULL);
-    param(&p, patch->description_op == TDB_KEEP ? "f" : "t");
-    param(&p, patch->description_op == TDB_SET ? patch->description.ptr : NULL);
-    param(&p, bool_text(patch->completed));
-    param(&p, bool_text(f->completed));
-    return run_filtered(c, f, &p, update_shapes, err);
+    return run_request(c, tdb_request_update_many(scope, f, patch, &r, err), &r, err);
 }
 
 long long tdb_task_delete_many(tdb_conn *c, const tdb_str *scope, tdb_task_filter *f,
                                tdb_error *err)
 {
-    tdb_params p = { 0 };
+    tdb_request r;
     tdb_error_clear(err);
-    if (tdb_task_check_filter(scope, f, err) != 0)
-        return -1;
-    if (f->has_ids && f->n_ids == 0)
-        return nothing_sent(c, err);
-    param(&p, bool_text(f->completed));
-    return run_filtered(c, f, &p, delete_shapes, err);
+    return run_request(c, tdb_request_delete_many(scope, f, &r, err), &r, err);
 }

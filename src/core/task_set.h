@@ -46,4 +46,16 @@ long long tdb_task_update_many(tdb_conn *c, const tdb_str *scope, tdb_task_filte
 long long tdb_task_delete_many(tdb_conn *c, const tdb_str *scope, tdb_task_filter *f,
                                tdb_error *err);
 
+/*
+ * The two calls as requests (task.h), for a pipeline: r->id is
+ * TDB_SQL_NONE when nothing needs sending (the outcome is 0).  The id
+ * array is owned by the request: tdb_request_release after queueing.
+ */
+int tdb_request_update_many(const tdb_str *scope, tdb_task_filter *f,
+                            const tdb_task_patch *p, tdb_request *r, tdb_error *err);
+int tdb_request_delete_many(const tdb_str *scope, tdb_task_filter *f, tdb_request *r,
+                            tdb_error *err);
+/* The number of tasks a set-based statement changed; -1 with err set if unreadable. */
+long long tdb_changed_count(const PGresult *res, tdb_error *err);
+
 #endif
