@@ -136,9 +136,11 @@ static void constraint_fact(tdb_schema_facts *f, const char *name, const char *t
     }
     if (!type || strcmp(type, "c") != 0 || !def)
         return;   /* other constraints are the table owner's own */
-    if (strcmp(def, tdb_sql_definition(TDB_DEF_USER_ID_NOT_BLANK)) == 0)
+    if (strcmp(def, tdb_sql_definition(TDB_DEF_USER_ID_NOT_BLANK)) == 0 ||
+        strcmp(def, tdb_sql_definition(TDB_DEF_USER_ID_NOT_BLANK_TEXT)) == 0)
         f->not_blank[0] = 1;
-    else if (strcmp(def, tdb_sql_definition(TDB_DEF_TITLE_NOT_BLANK)) == 0)
+    else if (strcmp(def, tdb_sql_definition(TDB_DEF_TITLE_NOT_BLANK)) == 0 ||
+             strcmp(def, tdb_sql_definition(TDB_DEF_TITLE_NOT_BLANK_TEXT)) == 0)
         f->not_blank[1] = 1;
     for (int i = 0; i < TDB_OLD_COUNT; i++) {
         if (strcmp(def, tdb_sql_definition(old_defs[i])) == 0) {
@@ -243,9 +245,9 @@ static void type_difference(report *r, int i, const tdb_schema_column *c, int *e
 {
     const struct column_rule *rule = &rules[i];
     if (strcmp(c->type, "timestamp without time zone") == 0) {
-        add(r, "%s is timestamp without time zone, %s: ALTER TABLE public.tasks ALTER COLUMN %s "
-            "TYPE timestamptz USING %s AT TIME ZONE 'UTC' (if its values were written in another "
-            "zone, name that zone).",
+        add(r, "%s is timestamp without time zone, %s (if its values were written in a zone "
+            "other than UTC, name that zone instead): ALTER TABLE public.tasks ALTER COLUMN %s "
+            "TYPE timestamptz USING %s AT TIME ZONE 'UTC';",
             rule->name,
             *explained_tz ? "likewise"
                           : "which keeps no time zone, so every client reads it in its own "
@@ -343,9 +345,9 @@ static void column_differences(report *r, const tdb_schema_facts *f)
         default_difference(r, i, c);
     }
     for (int i = 0; i < f->nextra; i++)
-        add(r, "column %s is NOT NULL with no default, so taskdb's inserts (which do not "
-            "fill it) would fail: ALTER TABLE public.tasks ALTER COLUMN %s DROP NOT NULL (or "
-            "give it a default);", f->extra[i], f->extra[i]);
+        add(r, "column %s is NOT NULL with no default, so taskdb's inserts, which do not "
+            "fill it, would fail (giving it a default works too): ALTER TABLE public.tasks "
+            "ALTER COLUMN %s DROP NOT NULL;", f->extra[i], f->extra[i]);
 }
 
 static void key_difference(report *r, const tdb_schema_facts *f)
@@ -376,11 +378,12 @@ static void check_differences(report *r, const tdb_schema_facts *f)
         if (f->old[old]) {
             if (f->old_named[old] && !f->not_blank[k])
                 add(r, "the CHECK %s is the blank check of taskshell's earlier versions, which "
-                    "refuses the letter v (E'\\v' is no escape in PostgreSQL) and lets NBSP "
-                    "through: %s;", f->old_name[old], tdb_sql_get(repair_of[old])->text);
+                    "counts the letter v as blank (E'\\v' is no escape in PostgreSQL) and lets "
+                    "a %s of only NBSP through: %s;", f->old_name[old], name,
+                    tdb_sql_get(repair_of[old])->text);
             else
                 add(r, "the CHECK %s is the blank check of taskshell's earlier versions, which "
-                    "refuses the letter v: ALTER TABLE public.tasks DROP CONSTRAINT %s%s%s%s%s;",
+                    "counts the letter v as blank: ALTER TABLE public.tasks DROP CONSTRAINT %s%s%s%s%s;",
                     f->old_name[old], f->old_name[old],
                     f->not_blank[k] ? "" : ", ADD CONSTRAINT tasks_", f->not_blank[k] ? "" : name,
                     f->not_blank[k] ? "" : "_not_blank CHECK (",
@@ -394,8 +397,8 @@ static void check_differences(report *r, const tdb_schema_facts *f)
         }
     }
     if (f->old[TDB_OLD_CLOCK])
-        add(r, "the CHECK %s (updated_at >= created_at) depends on the writer's clock: a "
-            "client whose clock is behind the server's cannot update a task: %s%s;",
+        add(r, "the CHECK %s (updated_at >= created_at) depends on the writer's clock, so "
+            "a client whose clock is behind the server's cannot update a task: %s%s;",
             f->old_name[TDB_OLD_CLOCK],
             f->old_named[TDB_OLD_CLOCK] ? "" : "ALTER TABLE public.tasks DROP CONSTRAINT ",
             f->old_named[TDB_OLD_CLOCK] ? tdb_sql_get(TDB_SQL_REPAIR_CLOCK_CHECK)->text
@@ -406,9 +409,9 @@ static void index_differences(report *r, const tdb_schema_facts *f)
 {
     for (int i = 0; i < TDB_IDX_COUNT; i++)
         if (f->index_other[i] && tdb_schema_index_needed(f, i))
-            add(r, "the index %s is not the one taskdb makes (%s): DROP INDEX public.%s; and "
-                "init_db creates it again;", index_names[i], tdb_sql_definition(index_defs[i]),
-                index_names[i]);
+            add(r, "the index %s is not the one taskdb makes (that is %s, which init_db creates "
+                "once this one is gone): DROP INDEX public.%s;", index_names[i],
+                tdb_sql_definition(index_defs[i]), index_names[i]);
 }
 
 /*

@@ -234,6 +234,9 @@ static const char *const definitions[TDB_DEF_COUNT] = {
         "CHECK (((user_id)::text ~ '" TDB_SQL_WHITE_SPACE_CLASS "'::text))",
     [TDB_DEF_TITLE_NOT_BLANK] =
         "CHECK (((title)::text ~ '" TDB_SQL_WHITE_SPACE_CLASS "'::text))",
+    /* The same CHECKs on a text column (its type is reported on its own). */
+    [TDB_DEF_USER_ID_NOT_BLANK_TEXT] = "CHECK ((user_id ~ '" TDB_SQL_WHITE_SPACE_CLASS "'::text))",
+    [TDB_DEF_TITLE_NOT_BLANK_TEXT] = "CHECK ((title ~ '" TDB_SQL_WHITE_SPACE_CLASS "'::text))",
     /* Earlier versions: E' \t\n\r\f\v' is read as " \t\n\r\fv". */
     [TDB_DEF_OLD_USER_ID_CHECK] =
         "CHECK ((char_length(btrim((user_id)::text, ' \t\n\r\fv'::text)) > 0))",

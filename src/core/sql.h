@@ -107,6 +107,8 @@ const tdb_sql *tdb_sql_get(tdb_sql_id id);
 typedef enum tdb_sql_def {
     TDB_DEF_USER_ID_NOT_BLANK,
     TDB_DEF_TITLE_NOT_BLANK,
+    TDB_DEF_USER_ID_NOT_BLANK_TEXT,
+    TDB_DEF_TITLE_NOT_BLANK_TEXT,
     TDB_DEF_OLD_USER_ID_CHECK,   /* earlier versions: trims the letter v */
     TDB_DEF_OLD_TITLE_CHECK,
     TDB_DEF_OLD_CLOCK_CHECK,     /* earlier versions: updated_at >= created_at */
