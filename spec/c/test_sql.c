@@ -240,6 +240,29 @@ static void test_read_flags(void)
               strstr(tdb_sql_get(TDB_SQL_LIST_USER_DESC)->text, "ORDER BY created_at DESC, id DESC"));
 }
 
+/* init_db creates what is absent; only the repair (run on request) alters or drops. */
+static void test_only_repair_alters(void)
+{
+    int ok = 1, repairs = 0;
+    for (int i = 0; i < TDB_SQL_STMT_COUNT; i++) {
+        const tdb_sql *s = tdb_sql_get((tdb_sql_id)i);
+        int alters = starts_with_word(s->text, "ALTER") || starts_with_word(s->text, "DROP") ||
+                     strstr(s->text, "TRUNCATE") != NULL;
+        int repair = strncmp(s->label, "repair_", 7) == 0;
+        if (alters && !repair) {
+            printf("#   %s alters the table but is not a repair statement\n", s->label);
+            ok = 0;
+        }
+        repairs += alters && repair;
+    }
+    test_cond("sql: only the repair statements alter or drop anything", ok && repairs == 3);
+    test_cond("sql: the table has no CHECK on the writer's clock",
+              !strstr(tdb_sql_get(TDB_SQL_CREATE_TABLE)->text, "updated_at >=") &&
+              !strstr(tdb_sql_get(TDB_SQL_CREATE_TABLE_KEYED)->text, "updated_at >="));
+    test_cond("sql: no statement uses btrim's \\v (PostgreSQL reads it as the letter v)",
+              !strstr(tdb_sql_get(TDB_SQL_CREATE_TABLE)->text, "btrim"));
+}
+
 static void test_prepared_names(void)
 {
     int stable = 1, shaped = 1, unique = 1, by_text = 1, hashed = 1;
@@ -286,6 +309,7 @@ int main(void)
 {
     test_entries();
     test_read_flags();
+    test_only_repair_alters();
     test_prepared_names();
     return test_report();
 }
