@@ -252,7 +252,8 @@ static void type_difference(report *r, int i, const tdb_schema_column *c, int *e
             *explained_tz ? "likewise"
                           : "which keeps no time zone, so every client reads it in its own "
                             "session's TimeZone and they disagree on the instant (under "
-                            "PGTZ=America/New_York it reads 5 h off UTC); taskdb needs "
+                            "PGTZ=America/New_York it reads 5 h off in winter, 4 h in summer); "
+                            "taskdb needs "
                             "timestamp with time zone",
             rule->name, rule->name);
         *explained_tz = 1;
