@@ -153,6 +153,13 @@ static void constraint_fact(tdb_schema_facts *f, const char *name, const char *t
 
 static void index_fact(tdb_schema_facts *f, const char *name, const char *def)
 {
+    char plain[300];
+    const char *only = def ? strstr(def, " ON ONLY ") : NULL;
+    /* A partitioned table's index is printed "ON ONLY": the same index. */
+    if (only && strlen(def) < sizeof plain) {
+        snprintf(plain, sizeof plain, "%.*s ON %s", (int)(only - def), def, only + 9);
+        def = plain;
+    }
     for (int i = 0; i < TDB_IDX_COUNT; i++) {
         if (strcmp(name, index_names[i]) != 0)
             continue;
