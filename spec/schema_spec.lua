@@ -669,6 +669,27 @@ describe("schema #direct_only", function()
       assert.is_falsy(table.concat(plan.steps, "\n"):find("clock", 1, true))
     end)
 
+    it("an old blank CHECK beside the new one, or under another name, gets the statements that fix it", function()
+      sql_in(dbname, "DROP SCHEMA public CASCADE; CREATE SCHEMA public; "
+        .. OLD_TABLE:gsub("tasks_title_check", "app_title_check")
+        .. "; ALTER TABLE public.tasks DROP CONSTRAINT tasks_updated_after_created, ADD CONSTRAINT "
+        .. "tasks_user_id_not_blank CHECK (user_id ~ "
+        .. [[E'[^\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]')]])
+      local db <close> = taskdb.connect(url_of(dbname))
+      local e = helper.expect_error("schema", false, db.init_db, db)
+      assert.is_truthy(e.message:find("in 2 ways", 1, true), e.message)
+      assert.is_truthy(e.message:find(": ALTER TABLE public.tasks DROP CONSTRAINT tasks_user_id_check;", 1, true), e.message)
+      assert.is_truthy(e.message:find(": ALTER TABLE public.tasks DROP CONSTRAINT app_title_check, ADD CONSTRAINT "
+        .. "tasks_title_not_blank CHECK (title ~ E'", 1, true), e.message)
+      assert.are.same({}, db:repair_schema{ dry_run = true }.steps)
+      -- the statements in the message work as written
+      local sql = {}
+      for remedy in e.message:gmatch("%(%d%) [^:]-: (ALTER TABLE .-;)") do sql[#sql + 1] = remedy end
+      assert.are.equal(2, #sql, e.message)
+      sql_in(dbname, table.concat(sql, " "))
+      assert.is_true(db:init_db())
+    end)
+
     it("repair_schema rejects unknown options", function()
       local db <close> = taskdb.connect(url_of(dbname))
       helper.expect_error("invalid", false, db.repair_schema, db, { dryrun = true })

@@ -389,14 +389,15 @@ static void check_differences(report *r, const tdb_schema_facts *f)
                     "counts the letter v as blank (E'\\v' is no escape in PostgreSQL) and lets "
                     "a %s of only NBSP through: %s;", f->old_name[old], name,
                     tdb_sql_get(repair_of[old])->text);
+            else if (f->not_blank[k])   /* ours is there too: only the old one goes */
+                add(r, "the CHECK %s is the blank check of taskshell's earlier versions, which "
+                    "counts the letter v as blank: ALTER TABLE public.tasks DROP CONSTRAINT %s;",
+                    f->old_name[old], f->old_name[old]);
             else
                 add(r, "the CHECK %s is the blank check of taskshell's earlier versions, which "
-                    "counts the letter v as blank: ALTER TABLE public.tasks DROP CONSTRAINT %s%s%s%s%s;",
-                    f->old_name[old], f->old_name[old],
-                    f->not_blank[k] ? "" : ", ADD CONSTRAINT tasks_", f->not_blank[k] ? "" : name,
-                    f->not_blank[k] ? "" : "_not_blank CHECK (",
-                    f->not_blank[k] ? "" : (k == 0 ? "user_id ~ " TDB_SQL_WHITE_SPACE_LITERAL ")"
-                                                   : "title ~ " TDB_SQL_WHITE_SPACE_LITERAL ")"));
+                    "counts the letter v as blank: ALTER TABLE public.tasks DROP CONSTRAINT %s, "
+                    "ADD CONSTRAINT tasks_%s_not_blank CHECK (%s ~ %s);", f->old_name[old],
+                    f->old_name[old], name, name, TDB_SQL_WHITE_SPACE_LITERAL);
         } else if (!f->not_blank[k]) {
             add(r, "no CHECK keeps %s from being blank (another client could store \"\" or "
                 "spaces, which taskdb would then return): ALTER TABLE public.tasks ADD "
