@@ -70,7 +70,8 @@ local function check_text(name, value, required)
   if not n then return name .. " is not valid UTF-8" end
   if required then
     if n == 0 then return name .. " must not be empty" end
-    if not value:find("[^ \t\n\r\f\v]") then return name .. " must not be blank" end
+    -- blank as taskdb and the table's CHECKs mean it: only Unicode White_Space
+    if taskdb.is_blank(value) then return name .. " must not be blank" end
   end
   if n > LIMITS[name] then
     return string.format("%s is %d characters long; at most %d are allowed", name, n, LIMITS[name])

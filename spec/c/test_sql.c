@@ -59,16 +59,37 @@ static int max_param(const char *text, int *dense)
 }
 
 /*
+ * The name of one select-list item: its alias after a final " AS ", else
+ * the expression with a trailing "::type" cast removed.
+ */
+static void item_name(char *item)
+{
+    char *as = NULL, *cast;
+    while (*item == ' ')
+        memmove(item, item + 1, strlen(item));
+    for (char *e = item + strlen(item); e > item && e[-1] == ' ';)
+        *--e = '\0';
+    for (char *p = strstr(item, " AS "); p; p = strstr(p + 1, " AS "))
+        as = p;
+    if (as) {
+        memmove(item, as + 4, strlen(as + 4) + 1);
+        return;
+    }
+    if ((cast = strstr(item, "::")) != NULL)
+        *cast = '\0';
+}
+
+/*
  * The column list after "RETURNING " (to the end) or after the first
- * "SELECT " (to " FROM "), split on commas: 1 when it is exactly the seven
- * TDB_COL_* names in order.
+ * "SELECT " (to " FROM "), split on commas outside parentheses and CASE:
+ * 1 when it names exactly the seven TDB_COL_* columns in order.
  */
 static int selects_task_columns(const char *text)
 {
-    char list[512];
+    char list[1024], item[512];
     const char *start, *end;
-    char *save = NULL, *tok;
-    int i = 0;
+    int i = 0, depth = 0;
+    size_t n = 0;
     if ((start = strstr(text, "RETURNING ")) != NULL) {
         start += strlen("RETURNING ");
         end = start + strlen(start);
@@ -84,14 +105,23 @@ static int selects_task_columns(const char *text)
         return 0;
     memcpy(list, start, (size_t)(end - start));
     list[end - start] = '\0';
-    for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ')
-            tok++;
-        for (char *e = tok + strlen(tok); e > tok && e[-1] == ' ';)
-            *--e = '\0';
-        if (i >= TDB_COL_COUNT || strcmp(tok, task_columns[i]) != 0)
-            return 0;
-        i++;
+    for (const char *p = list;; p++) {
+        if (*p == '(' || strncmp(p, "CASE ", 5) == 0)
+            depth++;
+        else if (*p == ')' || strncmp(p, " END", 4) == 0)
+            depth--;
+        if ((*p == ',' && depth == 0) || *p == '\0') {
+            item[n] = '\0';
+            item_name(item);
+            if (i >= TDB_COL_COUNT || strcmp(item, task_columns[i]) != 0)
+                return 0;
+            i++;
+            n = 0;
+            if (*p == '\0')
+                break;
+        } else if (n + 1 < sizeof item) {
+            item[n++] = *p;
+        }
     }
     return i == TDB_COL_COUNT;
 }
@@ -182,6 +212,7 @@ static void test_read_flags(void)
         int writes = starts_with_word(s->text, "INSERT") || starts_with_word(s->text, "UPDATE") ||
                      starts_with_word(s->text, "DELETE") || starts_with_word(s->text, "COPY") ||
                      starts_with_word(s->text, "CREATE") || strstr(s->text, "nextval") ||
+                     starts_with_word(s->text, "ALTER") || strstr(s->text, "create_distributed_table") ||
                      strstr(s->text, "advisory") || starts_with_word(s->text, "BEGIN") ||
                      starts_with_word(s->text, "COMMIT") || starts_with_word(s->text, "ROLLBACK") ||
                      starts_with_word(s->text, "SAVEPOINT") || starts_with_word(s->text, "RELEASE");
@@ -207,6 +238,29 @@ static void test_read_flags(void)
     test_cond("sql: listing orders by created_at, id",
               strstr(tdb_sql_get(TDB_SQL_LIST_ALL_ASC)->text, "ORDER BY created_at, id") &&
               strstr(tdb_sql_get(TDB_SQL_LIST_USER_DESC)->text, "ORDER BY created_at DESC, id DESC"));
+}
+
+/* init_db creates what is absent; only the repair (run on request) alters or drops. */
+static void test_only_repair_alters(void)
+{
+    int ok = 1, repairs = 0;
+    for (int i = 0; i < TDB_SQL_STMT_COUNT; i++) {
+        const tdb_sql *s = tdb_sql_get((tdb_sql_id)i);
+        int alters = starts_with_word(s->text, "ALTER") || starts_with_word(s->text, "DROP") ||
+                     strstr(s->text, "TRUNCATE") != NULL;
+        int repair = strncmp(s->label, "repair_", 7) == 0;
+        if (alters && !repair) {
+            printf("#   %s alters the table but is not a repair statement\n", s->label);
+            ok = 0;
+        }
+        repairs += alters && repair;
+    }
+    test_cond("sql: only the repair statements alter or drop anything", ok && repairs == 3);
+    test_cond("sql: the table has no CHECK on the writer's clock",
+              !strstr(tdb_sql_get(TDB_SQL_CREATE_TABLE)->text, "updated_at >=") &&
+              !strstr(tdb_sql_get(TDB_SQL_CREATE_TABLE_KEYED)->text, "updated_at >="));
+    test_cond("sql: no statement uses btrim's \\v (PostgreSQL reads it as the letter v)",
+              !strstr(tdb_sql_get(TDB_SQL_CREATE_TABLE)->text, "btrim"));
 }
 
 static void test_prepared_names(void)
@@ -255,6 +309,7 @@ int main(void)
 {
     test_entries();
     test_read_flags();
+    test_only_repair_alters();
     test_prepared_names();
     return test_report();
 }

@@ -99,14 +99,80 @@ static void test_utf8(void)
               count("\xC3\xA9\0", 3, &bad) == -2 && bad == 2);
 }
 
+/* UTF-8 of one code point (no validation: the callers pass scalar values). */
+static size_t utf8_of(unsigned cp, char out[4])
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Unicode's White_Space property (PropList.txt), written out independently. */
+static int white_space(unsigned cp)
+{
+    static const unsigned ranges[][2] = {
+        { 0x0009, 0x000D }, { 0x0020, 0x0020 }, { 0x0085, 0x0085 }, { 0x00A0, 0x00A0 },
+        { 0x1680, 0x1680 }, { 0x2000, 0x200A }, { 0x2028, 0x2029 }, { 0x202F, 0x202F },
+        { 0x205F, 0x205F }, { 0x3000, 0x3000 },
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        if (cp >= ranges[i][0] && cp <= ranges[i][1])
+            return 1;
+    return 0;
+}
+
 static void test_blank(void)
 {
     tdb_str empty = { "", 0 };
+    char buf[8];
+    int every = 1, blanks = 0;
     test_cond("blank: empty string is blank", tdb_is_blank(empty));
     test_cond("blank: ASCII white space is blank", tdb_is_blank(S(" \t\n\r\f\v")));
     test_cond("blank: a letter is not blank", !tdb_is_blank(S("  a  ")));
-    test_cond("blank: NBSP is not ASCII white space", !tdb_is_blank(S("\xC2\xA0")));
+    test_cond("blank: the letter v is not blank", !tdb_is_blank(S("v")) && !tdb_is_blank(S("vv v")));
+    test_cond("blank: U+000B alone is blank", tdb_is_blank(S("\x0B")));
+    test_cond("blank: NBSP and U+3000 are blank",
+              tdb_is_blank(S("\xC2\xA0")) && tdb_is_blank(S("\xE3\x80\x80 \xC2\xA0")));
+    test_cond("blank: NEL, U+1680, U+2000..200A, U+2028/9, U+202F, U+205F are blank",
+              tdb_is_blank(S("\xC2\x85\xE1\x9A\x80\xE2\x80\x80\xE2\x80\x8A\xE2\x80\xA8"
+                             "\xE2\x80\xA9\xE2\x80\xAF\xE2\x81\x9F")));
+    test_cond("blank: ZWSP, BOM, U+180E and U+001C are not White_Space",
+              !tdb_is_blank(S("\xE2\x80\x8B")) && !tdb_is_blank(S("\xEF\xBB\xBF")) &&
+              !tdb_is_blank(S("\xE1\xA0\x8E")) && !tdb_is_blank(S("\x1C")));
     test_cond("blank: only len bytes are looked at", tdb_is_blank((tdb_str){ "  x", 2 }));
+    /* Every code point, alone and after a blank prefix, against the property. */
+    for (unsigned cp = 1; cp <= 0x10FFFF; cp++) {
+        size_t n;
+        if (cp >= 0xD800 && cp <= 0xDFFF)
+            continue;
+        buf[0] = ' ';
+        n = utf8_of(cp, buf + 1);
+        if (tdb_is_blank((tdb_str){ buf + 1, n }) != white_space(cp) ||
+            tdb_is_blank((tdb_str){ buf, n + 1 }) != white_space(cp)) {
+            printf("#   U+%04X: tdb_is_blank disagrees with White_Space\n", cp);
+            every = 0;
+        }
+        blanks += white_space(cp);
+    }
+    test_cond("blank: every code point agrees with Unicode White_Space (25 of them)",
+              every && blanks == 25);
 }
 
 static int invalid(const tdb_error *err, const char *field)

@@ -137,6 +137,46 @@ static int conn_init_db(lua_State *L)
     return 1;
 }
 
+/* db:repair_schema{ dry_run = bool } -> { steps = { sql... }, applied = bool, blank_rows = { id... } } */
+static int conn_repair_schema(lua_State *L)
+{
+    tdbl_conn *c = tdbl_checkopen(L, 1);
+    tdb_repair_plan plan;
+    tdb_error err;
+    int dry_run = 0;
+    if (tdbl_opt_table(L, 2, "repair_schema options")) {
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "dry_run") != 0)
+                return tdbl_raise_kind(L, TDB_INVALID, NULL,
+                                       "unknown key in repair_schema options (only dry_run)");
+            if (lua_type(L, -1) != LUA_TBOOLEAN)
+                return tdbl_raise_kind(L, TDB_INVALID, "dry_run", "dry_run must be a boolean, got %s",
+                                       luaL_typename(L, -1));
+            dry_run = lua_toboolean(L, -1);
+            lua_pop(L, 1);
+        }
+    }
+    if (tdb_schema_repair(c->conn, !dry_run, &plan, &err) != 0)
+        return tdbl_raise(L, &err);
+    lua_createtable(L, 0, 3);
+    lua_createtable(L, plan.nsteps, 0);
+    for (int i = 0; i < plan.nsteps; i++) {
+        lua_pushstring(L, tdb_sql_get(plan.steps[i])->text);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "steps");
+    lua_pushboolean(L, plan.applied);
+    lua_setfield(L, -2, "applied");
+    lua_createtable(L, plan.nblank, 0);
+    for (int i = 0; i < plan.nblank; i++) {
+        lua_pushinteger(L, (lua_Integer)plan.blank_ids[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "blank_rows");
+    return 1;
+}
+
 static int conn_ping(lua_State *L)
 {
     tdbl_conn *c = tdbl_checkopen(L, 1);
@@ -200,6 +240,7 @@ static int conn_tostring(lua_State *L)
 
 static const luaL_Reg conn_methods[] = {
     { "init_db", conn_init_db },
+    { "repair_schema", conn_repair_schema },
     { "ping", conn_ping },
     { "info", conn_info },
     { "close", conn_close },

@@ -2,7 +2,7 @@
  * module.c — luaopen_taskdb: the module table and its metatables.
  *
  *   taskdb.version, taskdb.null, taskdb.connect(url | options),
- *   taskdb.cursor(task)
+ *   taskdb.cursor(task), taskdb.is_blank(s)
  */
 #include "taskdb.h"
 #include "binding.h"
@@ -42,9 +42,26 @@ static int module_cursor(lua_State *L)
     return 1;
 }
 
+/*
+ * taskdb.is_blank(s): what the field rules call blank (only Unicode
+ * White_Space, or empty), so scripts that check input early agree with the
+ * C check and the table's CHECKs.
+ */
+static int module_is_blank(lua_State *L)
+{
+    tdb_str s;
+    if (lua_type(L, 1) != LUA_TSTRING)
+        return tdbl_raise_kind(L, TDB_INVALID, NULL, "is_blank takes a string, got %s",
+                               luaL_typename(L, 1));
+    s.ptr = lua_tolstring(L, 1, &s.len);
+    lua_pushboolean(L, tdb_utf8_count(s.ptr, s.len, NULL) >= 0 && tdb_is_blank(s));
+    return 1;
+}
+
 static const luaL_Reg module_functions[] = {
     { "connect", tdbl_connect },
     { "cursor", module_cursor },
+    { "is_blank", module_is_blank },
     { NULL, NULL }
 };
 

@@ -27,7 +27,7 @@ typedef enum tdb_kind {
     TDB_NOMEM        /* out of memory in the core */
 } tdb_kind;
 
-#define TDB_MESSAGE_MAX 400
+#define TDB_MESSAGE_MAX 4096   /* init_db names every difference of a table at once */
 
 typedef struct tdb_error {
     tdb_kind kind;

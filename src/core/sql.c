@@ -5,15 +5,45 @@
 
 #include "sql.h"
 
+/*
+ * The casts make every task-returning statement yield exactly the types the
+ * decoder reads (int8, text, bool, timestamptz), whatever the table's own
+ * column types: on a table init_db would refuse, a column that cannot be
+ * cast fails the statement before anything is written, and a 4-byte id
+ * decodes as well as an 8-byte one.  On our own table they cost nothing.
+ */
 #define TASK_COLUMNS \
-    "id, user_id, title, description, completed, created_at, updated_at"
+    "id::bigint, user_id::text, title::text, description::text, completed::boolean, " \
+    "created_at::timestamptz, updated_at::timestamptz"
 
-/* updated_at must move forward even twice in one transaction (now() would not). */
-#define TOUCH "updated_at = GREATEST(clock_timestamp(), updated_at + interval '1 microsecond')"
+/*
+ * Writes return the same columns, but a NULL where a task needs a value (a
+ * table without our NOT NULLs or defaults) fails the statement itself, so
+ * the row is not written; decoding it afterwards would raise after the
+ * commit.  Only IMMUTABLE functions: Citus accepts them in any statement.
+ */
+#define TASK_RETURNING \
+    " RETURNING CASE WHEN num_nulls(id, user_id, title, completed, created_at, updated_at) = 0" \
+    " THEN id::bigint ELSE ('public.tasks has a NULL where taskdb needs a value, in the row with id '" \
+    " || COALESCE(id::text, 'NULL') || ' (init_db names what the table lacks)')::bigint END AS id, " \
+    "user_id::text, title::text, description::text, completed::boolean, " \
+    "created_at::timestamptz, updated_at::timestamptz"
+
+/*
+ * updated_at moves forward on every change, even twice in one transaction
+ * (now() would not): the later of the statement's start and one
+ * microsecond past the current value.  Citus refuses VOLATILE functions in
+ * an UPDATE (clock_timestamp()) and STABLE ones applied to a column
+ * (timestamptz + interval), so the column goes through AT TIME ZONE 'UTC'
+ * and timestamp + interval, which are IMMUTABLE and exact.
+ */
+#define TOUCH \
+    "updated_at = GREATEST(statement_timestamp(), " \
+    "((updated_at AT TIME ZONE 'UTC') + interval '1 microsecond') AT TIME ZONE 'UTC')"
 
 static const char sql_insert[] =
     "INSERT INTO public.tasks (user_id, title, description, completed) "
-    "VALUES ($1, $2, $3, COALESCE($4::boolean, false)) RETURNING " TASK_COLUMNS;
+    "VALUES ($1, $2, $3, COALESCE($4::boolean, false))" TASK_RETURNING;
 
 static const char sql_get[] =
     "SELECT " TASK_COLUMNS " FROM public.tasks WHERE id = $1";
@@ -25,13 +55,13 @@ static const char sql_get_user[] =
     "UPDATE public.tasks SET title = COALESCE($2, title), " \
     "description = CASE WHEN $3::boolean THEN $4 ELSE description END, " \
     "completed = COALESCE($5::boolean, completed), " TOUCH " WHERE id = $1"
-static const char sql_update[] = UPDATE_SET " RETURNING " TASK_COLUMNS;
-static const char sql_update_user[] = UPDATE_SET " AND user_id = $6 RETURNING " TASK_COLUMNS;
+static const char sql_update[] = UPDATE_SET TASK_RETURNING;
+static const char sql_update_user[] = UPDATE_SET " AND user_id = $6" TASK_RETURNING;
 
 /* Atomic in SQL: two concurrent toggles are two flips, never one. */
 #define TOGGLE_SET "UPDATE public.tasks SET completed = NOT completed, " TOUCH " WHERE id = $1"
-static const char sql_toggle[] = TOGGLE_SET " RETURNING " TASK_COLUMNS;
-static const char sql_toggle_user[] = TOGGLE_SET " AND user_id = $2 RETURNING " TASK_COLUMNS;
+static const char sql_toggle[] = TOGGLE_SET TASK_RETURNING;
+static const char sql_toggle_user[] = TOGGLE_SET " AND user_id = $2" TASK_RETURNING;
 
 static const char sql_delete[] = "DELETE FROM public.tasks WHERE id = $1";
 static const char sql_delete_user[] = "DELETE FROM public.tasks WHERE id = $1 AND user_id = $2";
@@ -100,41 +130,130 @@ static const char sql_copy_in_ids[] =
     "COPY public.tasks (id, user_id, title, description, completed) FROM STDIN (FORMAT binary)";
 
 /*
- * One row per column of public.tasks (one with a NULL name if it has
- * none; no row if there is no such relation), each carrying the relation's
- * kind and whether both indexes exist.  Kept to the catalogues a new
- * backend must read anyway: this is the first statement of most scripts.
+ * Everything init_db judges public.tasks by, in one round trip: one row per
+ * fact, (kind, name, a, b, c, d).  No row at all: there is no such relation.
+ *   relation   relkind
+ *   column     name, format_type, attnotnull, default ("identity", its
+ *              expression, or NULL), for id the sequence the column owns
+ *   constraint name, contype, pg_get_constraintdef, key columns in order
+ *   index      name, pg_get_indexdef
+ *   citus      extversion: the extension is installed (a coordinator)
  */
 static const char sql_schema_inspect[] =
-    "SELECT c.relkind::text, "
-    "to_regclass('public.tasks_user_created_idx') IS NOT NULL "
-    "AND to_regclass('public.tasks_created_idx') IS NOT NULL, "
-    "a.attname, format_type(a.atttypid, a.atttypmod), a.attidentity <> '' OR a.atthasdef "
-    "FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_attribute a "
-    "ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
-    "WHERE c.oid = to_regclass('public.tasks')";
+    "WITH t AS (SELECT to_regclass('public.tasks') AS oid) "
+    "SELECT 'relation', c.relkind::text, NULL, NULL, NULL, NULL "
+    "FROM t JOIN pg_catalog.pg_class c ON c.oid = t.oid "
+    "UNION ALL "
+    "SELECT 'column', a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull::text, "
+    "CASE WHEN a.attidentity <> '' THEN 'identity' ELSE pg_get_expr(d.adbin, d.adrelid) END, "
+    "CASE WHEN a.attname = 'id' THEN pg_get_serial_sequence('public.tasks', 'id') END "
+    "FROM t JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped "
+    "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+    "UNION ALL "
+    "SELECT 'constraint', n.conname::text, n.contype::text, pg_get_constraintdef(n.oid), "
+    "(SELECT string_agg(k.attname, ',' ORDER BY u.ord) FROM unnest(n.conkey) WITH ORDINALITY u(num, ord) "
+    "JOIN pg_catalog.pg_attribute k ON k.attrelid = n.conrelid AND k.attnum = u.num), NULL "
+    "FROM t JOIN pg_catalog.pg_constraint n ON n.conrelid = t.oid "
+    "UNION ALL "
+    "SELECT 'index', i.relname::text, pg_get_indexdef(x.indexrelid), NULL, NULL, NULL "
+    "FROM t JOIN pg_catalog.pg_index x ON x.indrelid = t.oid "
+    "JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid "
+    "UNION ALL "
+    "SELECT 'citus', e.extversion, NULL, NULL, NULL, NULL FROM pg_catalog.pg_extension e "
+    "WHERE e.extname = 'citus'";
 
 static const char sql_schema_lock[] =
     "SELECT pg_advisory_xact_lock(7361737464620001)";
 
-static const char sql_create_table[] =
-    "CREATE TABLE IF NOT EXISTS public.tasks ("
-    " id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
-    " user_id varchar(255) NOT NULL"
-    "   CONSTRAINT tasks_user_id_check CHECK (char_length(btrim(user_id, E' \\t\\n\\r\\f\\v')) > 0),"
-    " title varchar(200) NOT NULL"
-    "   CONSTRAINT tasks_title_check CHECK (char_length(btrim(title, E' \\t\\n\\r\\f\\v')) > 0),"
-    " description varchar(1000),"
-    " completed boolean NOT NULL DEFAULT false,"
-    " created_at timestamptz NOT NULL DEFAULT now(),"
+/*
+ * Nothing in the table depends on the writer's clock: updated_at's order
+ * is kept by taskdb's own statements (TOUCH), not by a CHECK that another
+ * client with a slower clock would trip over.  "Blank" is the White_Space
+ * set of validate.c, written out, so every client gets the same answer.
+ */
+#define TABLE_COLUMNS \
+    " id bigint GENERATED BY DEFAULT AS IDENTITY," \
+    " user_id varchar(255) NOT NULL" \
+    "   CONSTRAINT tasks_user_id_not_blank CHECK (user_id ~ " TDB_SQL_WHITE_SPACE_LITERAL ")," \
+    " title varchar(200) NOT NULL" \
+    "   CONSTRAINT tasks_title_not_blank CHECK (title ~ " TDB_SQL_WHITE_SPACE_LITERAL ")," \
+    " description varchar(1000)," \
+    " completed boolean NOT NULL DEFAULT false," \
+    " created_at timestamptz NOT NULL DEFAULT now()," \
     " updated_at timestamptz NOT NULL DEFAULT now(),"
-    " CONSTRAINT tasks_updated_after_created CHECK (updated_at >= created_at))";
+
+static const char sql_create_table[] =
+    "CREATE TABLE IF NOT EXISTS public.tasks (" TABLE_COLUMNS " CONSTRAINT tasks_pkey PRIMARY KEY (id))";
+
+/* Citus distributes by user_id only when every unique key includes it. */
+static const char sql_create_table_keyed[] =
+    "CREATE TABLE IF NOT EXISTS public.tasks (" TABLE_COLUMNS
+    " CONSTRAINT tasks_pkey PRIMARY KEY (user_id, id))";
 
 /* A user's ordered listing (and keyset pages) is one index range scan. */
 static const char sql_create_index_user[] =
     "CREATE INDEX IF NOT EXISTS tasks_user_created_idx ON public.tasks (user_id, created_at, id)";
 static const char sql_create_index_created[] =
     "CREATE INDEX IF NOT EXISTS tasks_created_idx ON public.tasks (created_at, id)";
+/* With the (user_id, id) key, a lookup by id alone needs its own index. */
+static const char sql_create_index_id[] =
+    "CREATE INDEX IF NOT EXISTS tasks_id_idx ON public.tasks (id)";
+
+/* Idempotent under init_db's lock: a table already distributed is left alone. */
+static const char sql_distribute[] =
+    "SELECT pg_catalog.create_distributed_table('public.tasks', 'user_id') "
+    "WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition "
+    "WHERE logicalrelid = 'public.tasks'::regclass)";
+
+/*
+ * The repair of a table made by this project's earlier versions (run on
+ * request only, in one transaction): their blank CHECKs trimmed the letter
+ * v (E'\v' is no escape in PostgreSQL) and a CHECK compared updated_at
+ * with created_at.  The names are the ones those versions gave.
+ */
+static const char sql_repair_clock_check[] =
+    "ALTER TABLE public.tasks DROP CONSTRAINT tasks_updated_after_created";
+static const char sql_repair_user_id_check[] =
+    "ALTER TABLE public.tasks DROP CONSTRAINT tasks_user_id_check, "
+    "ADD CONSTRAINT tasks_user_id_not_blank CHECK (user_id ~ " TDB_SQL_WHITE_SPACE_LITERAL ")";
+static const char sql_repair_title_check[] =
+    "ALTER TABLE public.tasks DROP CONSTRAINT tasks_title_check, "
+    "ADD CONSTRAINT tasks_title_not_blank CHECK (title ~ " TDB_SQL_WHITE_SPACE_LITERAL ")";
+/* Rows the old CHECKs let in and the new ones refuse (a title of only NBSP). */
+static const char sql_repair_blank_rows[] =
+    "SELECT id FROM public.tasks WHERE NOT (user_id ~ " TDB_SQL_WHITE_SPACE_LITERAL
+    " AND title ~ " TDB_SQL_WHITE_SPACE_LITERAL ") ORDER BY id LIMIT 20";
+
+/*
+ * What init_db recognises an existing table's constraints and indexes by:
+ * their definitions as the server prints them back (pg_get_constraintdef,
+ * pg_get_indexdef), whatever client created them.
+ */
+static const char *const definitions[TDB_DEF_COUNT] = {
+    [TDB_DEF_USER_ID_NOT_BLANK] =
+        "CHECK (((user_id)::text ~ '" TDB_SQL_WHITE_SPACE_CLASS "'::text))",
+    [TDB_DEF_TITLE_NOT_BLANK] =
+        "CHECK (((title)::text ~ '" TDB_SQL_WHITE_SPACE_CLASS "'::text))",
+    /* The same CHECKs on a text column (its type is reported on its own). */
+    [TDB_DEF_USER_ID_NOT_BLANK_TEXT] = "CHECK ((user_id ~ '" TDB_SQL_WHITE_SPACE_CLASS "'::text))",
+    [TDB_DEF_TITLE_NOT_BLANK_TEXT] = "CHECK ((title ~ '" TDB_SQL_WHITE_SPACE_CLASS "'::text))",
+    /* Earlier versions: E' \t\n\r\f\v' is read as " \t\n\r\fv". */
+    [TDB_DEF_OLD_USER_ID_CHECK] =
+        "CHECK ((char_length(btrim((user_id)::text, ' \t\n\r\fv'::text)) > 0))",
+    [TDB_DEF_OLD_TITLE_CHECK] =
+        "CHECK ((char_length(btrim((title)::text, ' \t\n\r\fv'::text)) > 0))",
+    [TDB_DEF_OLD_CLOCK_CHECK] = "CHECK ((updated_at >= created_at))",
+    [TDB_DEF_INDEX_USER] =
+        "CREATE INDEX tasks_user_created_idx ON public.tasks USING btree (user_id, created_at, id)",
+    [TDB_DEF_INDEX_CREATED] =
+        "CREATE INDEX tasks_created_idx ON public.tasks USING btree (created_at, id)",
+    [TDB_DEF_INDEX_ID] = "CREATE INDEX tasks_id_idx ON public.tasks USING btree (id)",
+};
+
+const char *tdb_sql_definition(tdb_sql_def def)
+{
+    return definitions[def];
+}
 
 static const char sql_ping[] = "";
 static const char sql_begin[] = "BEGIN";
@@ -209,6 +328,13 @@ static const tdb_sql catalog[TDB_SQL_STMT_COUNT] = {
     [TDB_SQL_CREATE_TABLE]   = { "create_table",   sql_create_table,   0, 0, 0, 0 },
     [TDB_SQL_CREATE_INDEX_USER]    = { "create_index_user",    sql_create_index_user,    0, 0, 0, 0 },
     [TDB_SQL_CREATE_INDEX_CREATED] = { "create_index_created", sql_create_index_created, 0, 0, 0, 0 },
+    [TDB_SQL_CREATE_TABLE_KEYED]   = { "create_table_keyed",   sql_create_table_keyed,   0, 0, 0, 0 },
+    [TDB_SQL_CREATE_INDEX_ID]      = { "create_index_id",      sql_create_index_id,      0, 0, 0, 0 },
+    [TDB_SQL_DISTRIBUTE]           = { "distribute",           sql_distribute,           0, 0, 0, 0 },
+    [TDB_SQL_REPAIR_CLOCK_CHECK]   = { "repair_clock_check",   sql_repair_clock_check,   0, 0, 0, 0 },
+    [TDB_SQL_REPAIR_USER_ID_CHECK] = { "repair_user_id_check", sql_repair_user_id_check, 0, 0, 0, 0 },
+    [TDB_SQL_REPAIR_TITLE_CHECK]   = { "repair_title_check",   sql_repair_title_check,   0, 0, 0, 0 },
+    [TDB_SQL_REPAIR_BLANK_ROWS]    = { "repair_blank_rows",    sql_repair_blank_rows,    0, 1, 0, 0 },
     [TDB_SQL_PING]        = { "ping",        sql_ping,                 0, 1, 0, 0 },
     [TDB_SQL_BEGIN]       = { "begin",       sql_begin,                0, 0, 0, 0 },
     [TDB_SQL_COMMIT]      = { "commit",      sql_commit,               0, 0, 0, 0 },

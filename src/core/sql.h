@@ -42,6 +42,13 @@ typedef enum tdb_sql_id {
     TDB_SQL_CREATE_TABLE,
     TDB_SQL_CREATE_INDEX_USER,
     TDB_SQL_CREATE_INDEX_CREATED,
+    TDB_SQL_CREATE_TABLE_KEYED,
+    TDB_SQL_CREATE_INDEX_ID,
+    TDB_SQL_DISTRIBUTE,
+    TDB_SQL_REPAIR_CLOCK_CHECK,
+    TDB_SQL_REPAIR_USER_ID_CHECK,
+    TDB_SQL_REPAIR_TITLE_CHECK,
+    TDB_SQL_REPAIR_BLANK_ROWS,
     TDB_SQL_PING,
     TDB_SQL_BEGIN,
     TDB_SQL_COMMIT,
@@ -74,6 +81,20 @@ typedef struct tdb_sql {
     unsigned char prepare;  /* worth a named prepared statement (hot path) */
 } tdb_sql;
 
+/*
+ * "Not blank" in the table's CHECKs: the value has a character outside
+ * Unicode's White_Space set (validate.c's set, code point for code point).
+ * TDB_SQL_WHITE_SPACE_CLASS is the regular expression as the server shows
+ * it back (pg_get_constraintdef); the literal is how the DDL writes it, an
+ * E'' string so it means the same whatever standard_conforming_strings is.
+ */
+#define TDB_SQL_WHITE_SPACE_CLASS \
+    "[^\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029" \
+    "\\u202f\\u205f\\u3000]"
+#define TDB_SQL_WHITE_SPACE_LITERAL \
+    "E'[^\\\\u0009-\\\\u000d\\\\u0020\\\\u0085\\\\u00a0\\\\u1680\\\\u2000-\\\\u200a" \
+    "\\\\u2028\\\\u2029\\\\u202f\\\\u205f\\\\u3000]'"
+
 /* Column order of every task-returning statement. */
 enum {
     TDB_COL_ID, TDB_COL_USER_ID, TDB_COL_TITLE, TDB_COL_DESCRIPTION,
@@ -81,6 +102,23 @@ enum {
 };
 
 const tdb_sql *tdb_sql_get(tdb_sql_id id);
+
+/* Definitions init_db recognises, as the server prints them back. */
+typedef enum tdb_sql_def {
+    TDB_DEF_USER_ID_NOT_BLANK,
+    TDB_DEF_TITLE_NOT_BLANK,
+    TDB_DEF_USER_ID_NOT_BLANK_TEXT,
+    TDB_DEF_TITLE_NOT_BLANK_TEXT,
+    TDB_DEF_OLD_USER_ID_CHECK,   /* earlier versions: trims the letter v */
+    TDB_DEF_OLD_TITLE_CHECK,
+    TDB_DEF_OLD_CLOCK_CHECK,     /* earlier versions: updated_at >= created_at */
+    TDB_DEF_INDEX_USER,
+    TDB_DEF_INDEX_CREATED,
+    TDB_DEF_INDEX_ID,
+    TDB_DEF_COUNT
+} tdb_sql_def;
+
+const char *tdb_sql_definition(tdb_sql_def def);
 
 /*
  * The server-side name of a prepared statement: "taskdb_" plus a hash of

@@ -101,12 +101,50 @@ bad:
     return -1;
 }
 
+/*
+ * Unicode's White_Space property, exactly: the set the table's CHECKs name
+ * (sql.c, TDB_WHITE_SPACE_CLASS) so that every client agrees on "blank".
+ */
+static int is_white_space(unsigned cp)
+{
+    if (cp <= 0x20)
+        return cp == 0x20 || (cp >= 0x09 && cp <= 0x0D);
+    if (cp < 0x85)
+        return 0;
+    return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
+           cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+/* s must be valid UTF-8 (checked first by check_text); a bad byte counts as not blank. */
 int tdb_is_blank(tdb_str s)
 {
-    for (size_t i = 0; i < s.len; i++) {
-        char c = s.ptr[i];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v')
+    const unsigned char *p = (const unsigned char *)s.ptr;
+    size_t i = 0;
+    while (i < s.len) {
+        unsigned c = p[i], cp;
+        size_t need;
+        if (c < 0x80) {
+            if (!is_white_space(c))
+                return 0;
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            cp = c & 0x0F;
+        } else {
+            return 0;   /* 4-byte sequences hold no white space */
+        }
+        if (i + need >= s.len)
             return 0;
+        for (size_t k = 1; k <= need; k++)
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        if (!is_white_space(cp))
+            return 0;
+        i += need + 1;
     }
     return 1;
 }

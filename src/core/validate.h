@@ -42,7 +42,11 @@ const char *tdb_field_name(tdb_field field);
  */
 long tdb_utf8_count(const char *s, size_t len, size_t *bad_at);
 
-/* True when s has no character other than ASCII white space. */
+/*
+ * True when s (valid UTF-8) has no character outside Unicode's White_Space
+ * set (U+0009-000D, U+0020, U+0085, U+00A0, U+1680, U+2000-200A, U+2028,
+ * U+2029, U+202F, U+205F, U+3000); the empty string is blank.
+ */
 int tdb_is_blank(tdb_str s);
 
 int tdb_validate_user_id(tdb_str s, tdb_error *err);
