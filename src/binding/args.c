@@ -194,7 +194,7 @@ void tdbl_read_cursor(lua_State *L, int idx, tdb_cursor *cur)
         cur->id = (long long)lua_tointegerx(L, -1, &ok);
         lua_getfield(L, idx, "created_at");
         when = lua_tolstring(L, -1, &len);
-        if (ok && when && len + 1 < sizeof cur->created_at + 0) {
+        if (ok && when && len < TDB_TIME_MAX) {
             char buf[TDB_CURSOR_MAX];
             snprintf(buf, sizeof buf, "%s/%lld", when, cur->id);
             lua_pop(L, 2);

@@ -53,8 +53,7 @@ static int fetch_next(lua_State *L, tdbl_iter *it)
         int n = PQntuples(it->page);
         if (n < it->opts.limit || tdb_task_row(it->page, n - 1, &last) != 0)
             return 0;
-        memset(it->opts.after.created_at, 0, sizeof it->opts.after.created_at);
-        tdb_format_time(last.created_at, it->opts.after.created_at);
+        it->opts.after.created_at = last.created_at;
         it->opts.after.id = last.id;
         it->opts.has_after = 1;
     }

@@ -36,9 +36,12 @@ static void push_null(lua_State *L)
 static int module_cursor(lua_State *L)
 {
     tdb_cursor cur;
+    char buf[TDB_CURSOR_MAX];
+    size_t n;
     tdbl_check_table(L, 1, "cursor's argument");
     tdbl_read_cursor(L, 1, &cur);
-    lua_pushfstring(L, "%s/%I", cur.created_at, (lua_Integer)cur.id);
+    n = tdb_cursor_text(&cur, buf);
+    lua_pushlstring(L, buf, n);
     return 1;
 }
 

@@ -140,8 +140,7 @@ static int conn_get_tasks(lua_State *L)
         }
         if (tdb_task_row(res, n - 1, &last) != 0)
             return tdbl_raise_kind(L, TDB_SCHEMA, NULL, "unexpected row layout");
-        memset(opts.after.created_at, 0, sizeof opts.after.created_at);
-        tdb_format_time(last.created_at, opts.after.created_at);
+        opts.after.created_at = last.created_at;
         opts.after.id = last.id;
         opts.has_after = 1;
         tdbl_unbox(box);
