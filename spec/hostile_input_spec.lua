@@ -363,3 +363,53 @@ describe("handles whose user values were replaced (debug.setuservalue)", functio
     helper.expect_error("invalid", false, getmetatable(u).__tostring, 5)
   end)
 end)
+
+describe("get_tasks{ limit = 0 } validates like any limit", function()
+  local db, user
+
+  setup(function()
+    db = helper.fresh_db()
+    user = helper.uid("zero")
+    db:create_task{ user_id = user, title = "one" }
+  end)
+
+  teardown(function()
+    if db then db:close() end
+  end)
+
+  for _, limit in ipairs{ 0, 1 } do
+    for name, bad in pairs{ empty = "", ["not UTF-8"] = "\xff", blank = "   ",
+                            ["too long"] = string.rep("u", 256), ["with a NUL"] = "a\0b" } do
+      it(("raises invalid user_id for a %s user_id with limit = %d"):format(name, limit), function()
+        helper.expect_error("invalid", "user_id", db.get_tasks, db, { user_id = bad, limit = limit })
+      end)
+    end
+
+    it(("raises invalid user_id on a scoped handle for another user's id, limit = %d"):format(limit),
+      function()
+        local u = db:user(user)
+        helper.expect_error("invalid", "user_id", u.get_tasks, u,
+          { user_id = helper.uid("other"), limit = limit })
+      end)
+
+    it(("still checks the other options with limit = %d"):format(limit), function()
+      helper.expect_error("invalid", "after", db.get_tasks, db,
+        { user_id = user, limit = limit, after = "0000-13-01T00:00:00.000000Z/1" })
+      helper.expect_error("invalid", "completed", db.get_tasks, db,
+        { user_id = user, limit = limit, completed = "yes" })
+      helper.expect_error("invalid", "user_id", db.each_task, db, { user_id = "", limit = limit })
+    end)
+  end
+
+  it("returns an empty page for valid options, scoped or not, and a closed handle is closed", function()
+    assert.are.same({}, db:get_tasks{ user_id = user, limit = 0 })
+    assert.are.same({}, db:user(user):get_tasks{ user_id = user, limit = 0 })
+    assert.are.same({}, db:user(user):get_tasks{ limit = 0 })
+    local n = 0
+    for _ in db:each_task{ user_id = user, limit = 0 } do n = n + 1 end
+    assert.equal(0, n)
+    local other = helper.connect()
+    other:close()
+    helper.expect_error("closed", false, other.get_tasks, other, { user_id = user, limit = 0 })
+  end)
+end)

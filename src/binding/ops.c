@@ -114,6 +114,8 @@ static int conn_get_tasks(lua_State *L)
     int array = 0;
     tdbl_target_of(L, 2, &t);
     tdbl_read_list_opts(L, 2, &opts, 0);
+    if (tdb_list_check(t.scopep, &opts, &err) != 0)   /* limit = 0 sends nothing, but is checked */
+        return tdbl_raise(L, &err);
     remaining = opts.limit;
     box = tdbl_box(L);
     for (;;) {
