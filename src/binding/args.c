@@ -9,6 +9,8 @@
  * allocation (see binding.h), or anchors them (tdbl_read_list_opts).
  */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "binding.h"
@@ -52,24 +54,20 @@ int tdbl_opt_table(lua_State *L, int idx, const char *what)
     return 1;
 }
 
-/* Message prefix for an element of a bulk list. */
-static const char *where(char *buf, size_t cap, long row)
-{
-    if (row > 0)
-        snprintf(buf, cap, "tasks[%ld]: ", row);
-    else
-        buf[0] = '\0';
-    return buf;
-}
-
-static void raise_at(lua_State *L, long row, const char *field, const char *fmt, const char *a,
-                     const char *b)
+/*
+ * An invalid-argument error; row > 0 names the element of a bulk list (the
+ * error's __tostring shows it as "tasks[N]: ", the message does not).
+ */
+static void raise_at(lua_State *L, long row, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void raise_at(lua_State *L, long row, const char *field, const char *fmt, ...)
 {
     tdb_error err;
-    char pre[48];
-    tdb_error_set(&err, TDB_INVALID, field, "%s", where(pre, sizeof pre, row));
-    size_t n = strlen(err.message);
-    snprintf(err.message + n, sizeof err.message - n, fmt, a, b);
+    va_list ap;
+    tdb_error_set(&err, TDB_INVALID, field, "%s", "");
+    va_start(ap, fmt);
+    vsnprintf(err.message, sizeof err.message, fmt, ap);
+    va_end(ap);
     err.row = row;
     tdbl_raise(L, &err);
 }
@@ -79,8 +77,7 @@ static tdb_field key_field(lua_State *L, const char **name, long row)
 {
     size_t len;
     if (lua_type(L, -2) != LUA_TSTRING)
-        raise_at(L, row, NULL, "%s%s", "keys must be field names, got a ",
-                 luaL_typename(L, -2));
+        raise_at(L, row, NULL, "keys must be field names, got a %s", luaL_typename(L, -2));
     *name = lua_tolstring(L, -2, &len);
     return tdb_field_lookup(*name, len);
 }
@@ -130,7 +127,7 @@ void tdbl_read_new_task(lua_State *L, int idx, tdb_task_new *t, long row)
         case TDB_FIELD_ID:
         case TDB_FIELD_CREATED_AT:
         case TDB_FIELD_UPDATED_AT:
-            raise_at(L, row, name, "%s is set by the database and cannot be given%s", name, "");
+            raise_at(L, row, name, "%s is set by the database and cannot be given", name);
             break;
         case TDB_FIELD_UNKNOWN:
             unknown_key(L, name, row, "a new task");
@@ -170,7 +167,7 @@ void tdbl_read_patch(lua_State *L, int idx, tdb_task_patch *p)
         case TDB_FIELD_USER_ID:
         case TDB_FIELD_CREATED_AT:
         case TDB_FIELD_UPDATED_AT:
-            raise_at(L, 0, name, "%s cannot be updated%s", name, "");
+            raise_at(L, 0, name, "%s cannot be updated", name);
             break;
         case TDB_FIELD_UNKNOWN:
             unknown_key(L, name, 0, "an update");
@@ -261,7 +258,7 @@ void tdbl_read_list_opts(lua_State *L, int idx, tdb_list_opts *o, int for_count)
             int ok = 0;
             lua_Integer n = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &ok) : 0;
             if (!ok || n < 0)
-                raise_at(L, 0, "limit", "limit must be a non-negative integer%s%s", "", "");
+                raise_at(L, 0, "limit", "limit must be a non-negative integer");
             o->limit = (long long)n;
         } else if (!for_count && strcmp(name, "desc") == 0) {
             o->desc = value_boolean(L, "desc", 0);
@@ -294,7 +291,7 @@ void tdbl_read_connect_opts(lua_State *L, int idx, tdb_conn_options *o)
         const char *name;
         size_t len;
         if (lua_type(L, -2) != LUA_TSTRING)
-            raise_at(L, 0, NULL, "%s%s", "connect options must have string keys, got a ",
+            raise_at(L, 0, NULL, "connect options must have string keys, got a %s",
                      luaL_typename(L, -2));
         name = lua_tolstring(L, -2, &len);
         if (strcmp(name, "url") == 0) {
@@ -309,7 +306,7 @@ void tdbl_read_connect_opts(lua_State *L, int idx, tdb_conn_options *o)
             int ok = 0;
             lua_Integer n = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &ok) : 0;
             if (!ok || n < 0 || n > 100)
-                raise_at(L, 0, "retries", "retries must be an integer from 0 to 100%s%s", "", "");
+                raise_at(L, 0, "retries", "retries must be an integer from 0 to 100");
             o->retries = (int)n;
         } else if (strcmp(name, "application_name") == 0) {
             o->application_name = value_string(L, "application_name", 0).ptr;

@@ -56,7 +56,8 @@ typedef struct tdbl_target {
 /* errors.c */
 void tdbl_error_init(lua_State *L);
 int tdbl_raise(lua_State *L, const tdb_error *err);
-int tdbl_raise_kind(lua_State *L, tdb_kind kind, const char *field, const char *fmt, ...);
+int tdbl_raise_kind(lua_State *L, tdb_kind kind, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 void tdbl_push_error(lua_State *L, const tdb_error *err);
 
 /* conn.c */

@@ -7,8 +7,6 @@
  * change what was borrowed), hold the result in the box while converting,
  * free it, return.
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "binding.h"
@@ -192,22 +190,17 @@ static int conn_create_tasks(lua_State *L)
     ids = (long long *)(rows + n);
     for (lua_Integer i = 1; i <= n; i++) {
         if (lua_rawgeti(L, 2, i) != LUA_TTABLE) {
-            tdb_error_set(&err, TDB_INVALID, NULL, "tasks[%lld] must be a table, got %s",
-                          (long long)i, luaL_typename(L, -1));
+            tdb_error_set(&err, TDB_INVALID, NULL, "a task must be a table, got %s",
+                          luaL_typename(L, -1));
             err.row = (long)i;
             return tdbl_raise(L, &err);
         }
         tdbl_read_new_task(L, -1, &rows[i - 1], (long)i);
         lua_pop(L, 1);   /* still referenced by the list */
     }
-    if (tdb_task_create_many(tdbl_live(L, &t), t.scopep, rows, (size_t)n, ids, &err) != 0) {
-        if (err.row > 0) {   /* from validation, or a row the server rejected */
-            char msg[TDB_MESSAGE_MAX];
-            snprintf(msg, sizeof msg, "tasks[%ld]: %s", err.row, err.message);
-            snprintf(err.message, sizeof err.message, "%s", msg);
-        }
+    /* err.row names a row that failed validation or that the server rejected */
+    if (tdb_task_create_many(tdbl_live(L, &t), t.scopep, rows, (size_t)n, ids, &err) != 0)
         return tdbl_raise(L, &err);
-    }
     lua_createtable(L, (int)n, 0);
     for (lua_Integer i = 0; i < n; i++) {
         lua_pushinteger(L, (lua_Integer)ids[i]);
