@@ -1,6 +1,7 @@
 -- Errors stay data until they are printed: a bulk row's position is the
 -- `row` field (and a queued call's the `index` field), and only __tostring
--- turns them into a "tasks[N]: " / "calls[i]: " prefix.
+-- turns them into a "tasks[N]: " / "calls[i]: " prefix.  taskdb.check_task
+-- applies create_task's own checks without sending anything.
 
 local helper = require("spec.helper")
 local taskdb = require("taskdb")
@@ -71,5 +72,78 @@ describe("error tables", function()
     end })
     assert.equal("taskdb invalid error: 42", mt.__tostring(fields))
     assert.equal("taskdb.Error (number)", mt.__tostring(5))
+  end)
+end)
+
+describe("taskdb.check_task", function()
+  local db, u
+
+  setup(function()
+    db = helper.fresh_db()
+    u = helper.uid("check")
+  end)
+
+  teardown(function()
+    if db then db:close() end
+  end)
+
+  it("returns true for a task create_task accepts", function()
+    assert.is_true(taskdb.check_task{ user_id = u, title = "fine" })
+    assert.is_true(taskdb.check_task{ user_id = u, title = "fine", description = taskdb.null, completed = true })
+    assert.is_true(taskdb.check_task{ user_id = u, title = ("é"):rep(200), description = ("x"):rep(1000) })
+  end)
+
+  it("raises exactly the error create_task raises, and sends nothing", function()
+    local before = db:count_tasks{ user_id = u }
+    for _, bad in ipairs{
+      {},
+      { user_id = u },
+      { title = "no user" },
+      { user_id = "", title = "t" },
+      { user_id = "   ", title = "t" },
+      { user_id = u, title = "  \t" },
+      { user_id = u, title = ("x"):rep(201) },
+      { user_id = u, title = "a\0b" },
+      { user_id = u, title = "caf\xe9" },
+      { user_id = u, title = "t", description = ("y"):rep(1001) },
+      { user_id = u, title = "t", description = 5 },
+      { user_id = u, title = "t", completed = "yes" },
+      { user_id = u, title = "t", titel = "typo" },
+      { user_id = u, title = "t", id = 3 },
+      { user_id = u, title = "t", created_at = "2026-11-24T10:15:30.123456Z" },
+      { user_id = u, [1] = "t" },
+    } do
+      local from_check = raised(taskdb.check_task, bad)
+      local from_create = raised(db.create_task, db, bad)
+      assert.equal("invalid", from_check.kind)
+      assert.are.same(from_create, from_check)
+      assert.equal(tostring(from_create), tostring(from_check))
+    end
+    assert.equal(before, db:count_tasks{ user_id = u })
+    helper.expect_error("invalid", false, taskdb.check_task, "not a table")
+    helper.expect_error("invalid", false, taskdb.check_task)
+  end)
+
+  it("reads the table raw, like create_task", function()
+    local t = setmetatable({ user_id = u }, { __index = function() return "from __index" end })
+    local e = helper.expect_error("invalid", "title", taskdb.check_task, t)
+    assert.equal("title is required", e.message)
+  end)
+
+  it("is what scripts/import.lua checks each record with: its messages are the library's", function()
+    local records = {
+      '{"user_id": "' .. u .. '", "title": "fine"}',
+      '{"user_id": "' .. u .. '", "title": "\\t \\n"}',
+    }
+    local file = os.tmpname()
+    helper.write_file(file, table.concat(records, "\n") .. "\n")
+    local code, _, err = helper.taskshell(helper.read_file(helper.project_dir .. "/scripts/import.lua"),
+      { DATABASE_URL = helper.url() }, { args = { file }, cwd = helper.project_dir })
+    os.remove(file)
+    assert.equal(1, code)
+    local e = raised(taskdb.check_task, { user_id = u, title = "\t \n" })
+    assert.matches(": line 2: " .. e.message:gsub("%p", "%%%0") .. "\n$", err)
+    assert.is_nil(err:find("tasks[", 1, true))
+    assert.equal(0, db:count_tasks{ user_id = u })
   end)
 end)
