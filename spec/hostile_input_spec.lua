@@ -413,3 +413,63 @@ describe("get_tasks{ limit = 0 } validates like any limit", function()
     helper.expect_error("closed", false, other.get_tasks, other, { user_id = user, limit = 0 })
   end)
 end)
+
+describe("pipelines under hostile code", function()
+  local db, user
+
+  setup(function()
+    db = helper.fresh_db()
+    user = helper.uid("pl-hostile")
+    local list = {}
+    for i = 1, 60 do list[i] = { user_id = user, title = "t" .. i } end
+    db:create_tasks(list)
+  end)
+
+  teardown(function()
+    if db then db:close() end
+  end)
+
+  it("a pipeline whose handle was replaced raises invalid and sends nothing", function()
+    local e = helper.expect_error("invalid", false, db.pipeline, db, function(p)
+      debug.setuservalue(p, {}, 1)
+      p:create_task{ user_id = user, title = "never" }
+    end)
+    assert.matches("user value 1", e.message)
+    assert.equal(60, db:count_tasks{ user_id = user })
+  end)
+
+  it("a pipeline freed inside its block sends nothing", function()
+    local e = helper.expect_error("invalid", false, db.pipeline, db, function(p)
+      p:create_task{ user_id = user, title = "never" }
+      getmetatable(p).__gc(p)
+    end)
+    assert.matches("freed inside its block", e.message)
+    assert.equal(60, db:count_tasks{ user_id = user })
+  end)
+
+  it("a finalizer that frees the pipeline while its results are converted changes nothing", function()
+    for _ = 1, 3 do
+      local kept, ran, calling = nil, false, false
+      local results
+      with_eager_gc(function()
+        calling = true
+        results = db:pipeline(function(p)
+          kept = p
+          for _ = 1, 100 do p:get_tasks{ user_id = user, limit = 50 } end
+          arm(function()
+            ran = calling
+            getmetatable(kept).__gc(kept)
+            pcall(kept.get_task, kept, 1)   -- the block has ended: raises, touches nothing
+          end)
+        end)
+        calling = false
+      end)
+      assert.is_true(ran, "the finalizer did not run inside the pipeline")
+      assert.equal(100, #results)
+      for _, rows in ipairs(results) do
+        assert.equal(50, #rows)
+        for _, t in ipairs(rows) do assert.equal(user, t.user_id) end
+      end
+    end
+  end)
+end)

@@ -207,8 +207,9 @@ static void push_outcome(lua_State *L, const pipe_state *p, size_t i)
 /*
  * Once fn has returned, the calls move from the pipeline fn saw (which Lua
  * code may have kept, and whose __gc it can call) to a twin no Lua code can
- * reach: results are converted from memory that nothing but this function
- * frees, and the collector frees it if converting raises.
+ * reach, made before fn runs so that nothing allocates in between: results
+ * are converted from memory that nothing but this function frees, and the
+ * collector frees it if converting raises.
  */
 int tdbl_pipeline(lua_State *L)
 {
@@ -228,6 +229,9 @@ int tdbl_pipeline(lua_State *L)
     lua_setiuservalue(L, 4, 1);
     if (!(p->pl = tdb_pipeline_new()))
         return luaL_error(L, "not enough memory");
+    own = lua_newuserdatauv(L, sizeof *own, 0);    /* 5: the twin */
+    memset(own, 0, sizeof *own);
+    luaL_setmetatable(L, TDBL_PIPELINE);
     p->open = 1;
     lua_pushvalue(L, 2);
     lua_pushvalue(L, 4);
@@ -238,9 +242,6 @@ int tdbl_pipeline(lua_State *L)
     if (p->poisoned)
         return tdbl_raise_kind(L, TDB_INVALID, NULL,
                                "pipeline: a call in the block had bad arguments; nothing was sent");
-    own = lua_newuserdatauv(L, sizeof *own, 0);    /* 5: the twin */
-    memset(own, 0, sizeof *own);
-    luaL_setmetatable(L, TDBL_PIPELINE);
     *own = *p;
     memset(p, 0, sizeof *p);
     if (!own->pl)                                   /* its __gc was called inside fn */
