@@ -87,6 +87,10 @@ int tdb_conn_copy_start(tdb_conn *conn, tdb_sql_id id, PGresult **rows, tdb_erro
         PQclear(res);
         res = NULL;
     }
+    if (!copying) {   /* failed: the caller gets no rows */
+        PQclear(*rows);
+        *rows = NULL;
+    }
     if (!copying && r == -2) {   /* no answer even to the cancel: dropped */
         PQclear(failed);
         return copy_unresponsive(conn, err);
