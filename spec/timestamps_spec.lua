@@ -20,22 +20,27 @@ local INSTANTS = {
   { "2026-11-24 10:15:30.123456+00", "2026-11-24T10:15:30.123456Z" },
   { "9999-12-31 23:59:59.999999+00", "9999-12-31T23:59:59.999999Z" },
   { "10000-01-01 00:00:00+00", "+10000-01-01T00:00:00.000000Z" },
-  { "294276-12-31 23:59:59.999999+00", "+294276-12-31T23:59:59.999999Z" },  -- the last one
+  -- the last one; its updated_at is infinity, so that an update of every row
+  -- (another spec's update_tasks{ all = true }) can still move it forward
+  { "294276-12-31 23:59:59.999999+00", "+294276-12-31T23:59:59.999999Z", "infinity" },
   { "infinity", "infinity" },
 }
+
+-- Every user id this file writes rows for, removed at the end.
+local PREFIX = "times-spec-"
 
 local function sql_quote(s)
   return "'" .. s:gsub("'", "''") .. "'"
 end
 
--- Inserts n rows for user at `created` (updated_at the same), as another
--- client would; returns their ids in order.
-local function insert_at(user, created, n)
+-- Inserts n rows for user at `created` (updated_at the same unless given),
+-- as another client would; returns their ids in order.
+local function insert_at(user, created, n, updated)
   local out = helper.psql(string.format(
     "INSERT INTO public.tasks (user_id, title, created_at, updated_at) "
       .. "SELECT %s, 'row ' || g, %s::timestamptz, %s::timestamptz "
       .. "FROM generate_series(1, %d) g ORDER BY g RETURNING id",
-    sql_quote(user), sql_quote(created), sql_quote(created), n or 1))
+    sql_quote(user), sql_quote(created), sql_quote(updated or created), n or 1))
   local ids = {}
   for id in out:gmatch("%d+") do ids[#ids + 1] = math.tointeger(tonumber(id)) end
   return ids
@@ -70,23 +75,24 @@ describe("timestamps outside years 1-9999", function()
 
   setup(function()
     db = helper.fresh_db()
-    user = helper.uid("times")
+    user = helper.uid(PREFIX .. "list")
     ids = {}
     -- inserted out of order: the listing order is the server's, not the ids'
     for i = #INSTANTS, 1, -1 do
-      ids[i] = insert_at(user, INSTANTS[i][1])[1]
+      ids[i] = insert_at(user, INSTANTS[i][1], 1, INSTANTS[i][3])[1]
     end
   end)
 
   teardown(function()
     if db then db:close() end
+    helper.psql("DELETE FROM public.tasks WHERE user_id LIKE '" .. PREFIX .. "%'")
   end)
 
   it("read as ISO 8601 text: expanded years, year 0000 for 1 BC, and the infinities", function()
     for i, instant in ipairs(INSTANTS) do
       local t = db:get_task(ids[i])
       assert.equal(instant[2], t.created_at, instant[1])
-      assert.equal(instant[2], t.updated_at, instant[1])
+      assert.equal(instant[3] or instant[2], t.updated_at, instant[1])
     end
   end)
 
@@ -192,14 +198,14 @@ describe("timestamps outside years 1-9999", function()
   end)
 
   it("are sent to the microsecond: rows one microsecond apart page one by one", function()
-    local u = helper.uid("micro")
+    local u = helper.uid(PREFIX .. "micro")
     local expected = {}
     for _, base in ipairs{ "0044-03-15 12:00:00+00 BC", "0001-12-31 23:59:59.999998+00 BC",
                            "9999-12-31 23:59:59.999998+00", "294276-12-31 23:59:59.999998+00" } do
       for k = 0, 1 do
         local at = helper.psql(string.format(
           "SELECT (%s::timestamptz + interval '%d microsecond')::text", sql_quote(base), k))
-        expected[#expected + 1] = insert_at(u, at)[1]
+        expected[#expected + 1] = insert_at(u, at, 1, "infinity")[1]
       end
     end
     local order = db:get_tasks{ user_id = u }
@@ -224,10 +230,11 @@ describe("many rows at one instant outside years 1-9999", function()
 
   teardown(function()
     if db then db:close() end
+    helper.psql("DELETE FROM public.tasks WHERE user_id LIKE '" .. PREFIX .. "%'")
   end)
 
   it("each_task goes past its 1,000-row pages over rows dated 1 BC", function()
-    local u = helper.uid("bc-each")
+    local u = helper.uid(PREFIX .. "bc-each")
     local made = insert_at(u, "0001-06-15 08:00:00+00 BC", 2345)
     local seen = {}
     for t in db:each_task{ user_id = u } do
@@ -241,7 +248,7 @@ describe("many rows at one instant outside years 1-9999", function()
   end)
 
   it("get_tasks goes past its 10,000-row pages over rows dated -infinity and 4714 BC", function()
-    local u = helper.uid("bc-list")
+    local u = helper.uid(PREFIX .. "bc-list")
     local made = insert_at(u, "-infinity", 10003)
     for _, id in ipairs(insert_at(u, "4714-11-24 00:00:00+00 BC", 5)) do made[#made + 1] = id end
     local all = db:get_tasks{ user_id = u }
@@ -253,7 +260,7 @@ describe("many rows at one instant outside years 1-9999", function()
   end)
 
   it("each_task goes past its pages over rows dated infinity", function()
-    local u = helper.uid("inf-each")
+    local u = helper.uid(PREFIX .. "inf-each")
     local made = insert_at(u, "infinity", 1001)
     local n = 0
     for t in db:each_task{ user_id = u } do
@@ -266,14 +273,18 @@ describe("many rows at one instant outside years 1-9999", function()
 end)
 
 describe("cursors whatever the session's DateStyle and TimeZone #direct_only", function()
+  teardown(function()
+    helper.psql("DELETE FROM public.tasks WHERE user_id LIKE '" .. PREFIX .. "%'")
+  end)
+
   it("mean the same instant under DateStyle=SQL,DMY and TimeZone=Pacific/Kiritimati", function()
     local url = helper.url_with_param(helper.url(), "options",
       "-c%20DateStyle%3DSQL%2CDMY%20-c%20TimeZone%3DPacific%2FKiritimati")
     local db = helper.connect{ url = url }
     db:init_db()
-    local u = helper.uid("datestyle")
+    local u = helper.uid(PREFIX .. "datestyle")
     local made = {}
-    for _, instant in ipairs(INSTANTS) do made[#made + 1] = insert_at(u, instant[1])[1] end
+    for _, instant in ipairs(INSTANTS) do made[#made + 1] = insert_at(u, instant[1], 1, instant[3])[1] end
     local seen, cursor = {}, nil
     repeat
       local page
