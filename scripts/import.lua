@@ -11,13 +11,13 @@
 -- Any other key is an error, so the output of scripts/export.lua imports as is.
 --
 -- Two passes.  The first reads and checks every line (JSON syntax, keys,
--- types, and the library's field rules) and writes nothing: the first bad
--- line is reported by number, exit status 1.  The second re-reads the input
--- (rewound, or from a temporary copy when the input cannot seek, e.g. a
--- pipe) and creates the tasks with db:create_tasks in batches inside one
--- db:transaction, so memory stays bounded and a failure leaves the
--- database as it was.  A summary goes to stderr; a progress bar too, but
--- only when stderr is a terminal.
+-- types, and the library's field rules through taskdb.check_task) and
+-- writes nothing: the first bad line is reported by number, exit status 1.
+-- The second re-reads the input (rewound, or from a temporary copy when
+-- the input cannot seek, e.g. a pipe) and creates the tasks with
+-- db:create_tasks in batches inside one db:transaction, so memory stays
+-- bounded and a failure leaves the database as it was.  A summary goes to
+-- stderr; a progress bar too, but only when stderr is a terminal.
 
 local taskdb = require("taskdb")
 local cjson = require("cjson")
@@ -44,9 +44,6 @@ end
 
 -- --- one record -------------------------------------------------------------
 
--- The library's limits (DESIGN.md, "Field rules"), checked here too so a bad
--- record is reported before anything is sent.  The library checks again.
-local LIMITS = { user_id = 255, title = 200, description = 1000 }
 local KNOWN = { user_id = true, title = true, description = true, completed = true,
                 id = true, created_at = true, updated_at = true }
 
@@ -59,22 +56,10 @@ local function json_type(v)
   return "a " .. t
 end
 
-local function check_text(name, value, required)
+-- JSON's types, said in JSON's words; the field rules are the library's own.
+local function check_string(name, value)
   if type(value) ~= "string" then
     return string.format("%s must be a string, not %s", name, json_type(value))
-  end
-  if value:find("\0", 1, true) then
-    return name .. " must not contain a NUL character"
-  end
-  local n = utf8.len(value)   -- strict: no surrogates, nothing past U+10FFFF
-  if not n then return name .. " is not valid UTF-8" end
-  if required then
-    if n == 0 then return name .. " must not be empty" end
-    -- blank as taskdb and the table's CHECKs mean it: only Unicode White_Space
-    if taskdb.is_blank(value) then return name .. " must not be blank" end
-  end
-  if n > LIMITS[name] then
-    return string.format("%s is %d characters long; at most %d are allowed", name, n, LIMITS[name])
   end
   return nil
 end
@@ -102,12 +87,11 @@ local function parse_record(line)
   if value.user_id == nil then return nil, "user_id is missing" end
   if value.title == nil then return nil, "title is missing" end
   local task = { user_id = value.user_id, title = value.title }
-  local reason = check_text("user_id", value.user_id, true)
-    or check_text("title", value.title, true)
+  local reason = check_string("user_id", value.user_id) or check_string("title", value.title)
   if reason then return nil, reason end
   local description = value.description
   if description ~= nil and description ~= NULL then
-    reason = check_text("description", description, false)
+    reason = check_string("description", description)
     if reason then return nil, reason end
     task.description = description
   end
@@ -117,6 +101,13 @@ local function parse_record(line)
       return nil, "completed must be true or false, not " .. json_type(completed)
     end
     task.completed = completed
+  end
+  -- The library's field rules (UTF-8, NUL bytes, lengths, blanks), exactly
+  -- as create_tasks applies them, nothing sent.
+  local valid, err = pcall(taskdb.check_task, task)
+  if not valid then
+    if type(err) == "table" and err.message then return nil, err.message end
+    error(err, 0)
   end
   return task
 end
@@ -204,9 +195,11 @@ local function import_all(db)
     local ok, err = pcall(db.create_tasks, db, batch)
     if not ok then
       if type(err) == "table" and err.row and lines[err.row] then
-        -- "taskdb invalid error: tasks[3]: title ..." -> the line's number instead
-        local message = tostring(err):gsub("tasks%[%d+%]: ", "", 1)
-        error(setmetatable({ line = lines[err.row], message = message }, LineError), 0)
+        -- the line's number in place of the batch's row: the same error without its row
+        local unplaced = setmetatable({}, getmetatable(err))
+        for k, v in pairs(err) do unplaced[k] = v end
+        unplaced.row = nil
+        error(setmetatable({ line = lines[err.row], message = tostring(unplaced) }, LineError), 0)
       end
       error(err, 0)
     end

@@ -325,7 +325,8 @@ describe("validation", function()
         for k, v in pairs(change) do list[bad_row][k] = v end
         local e = helper.expect_error("invalid", field, db.create_tasks, db, list)
         assert.are.equal(bad_row, e.row)
-        assert.is_truthy(e.message:find("tasks[" .. bad_row .. "]", 1, true), e.message)
+        assert.is_nil(e.message:find("tasks[", 1, true), e.message)
+        assert.is_truthy(tostring(e):find(": tasks[" .. bad_row .. "]: ", 1, true), tostring(e))
         assert.are.equal(0, db:count_tasks{ user_id = user })
       end)
     end

@@ -2,10 +2,15 @@
  * args.c — reading Lua arguments, each table in one lua_next pass, before
  * anything is sent.  Unknown keys are named (a typo is not ignored), types
  * are checked here; value rules (UTF-8, lengths, blanks) are the core's.
- * Strings are borrowed from the argument tables, which stay on the stack
- * for the whole call.
+ * Every read is raw (lua_next: no metamethod runs) and strings are
+ * borrowed only from values that are strings (never converted), so no Lua
+ * code runs while a table is read.  The borrowed strings stay valid only
+ * while nothing can change the table: the caller uses them before its next
+ * allocation (see binding.h), or anchors them (tdbl_read_list_opts).
  */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "binding.h"
@@ -49,24 +54,20 @@ int tdbl_opt_table(lua_State *L, int idx, const char *what)
     return 1;
 }
 
-/* Message prefix for an element of a bulk list. */
-static const char *where(char *buf, size_t cap, long row)
-{
-    if (row > 0)
-        snprintf(buf, cap, "tasks[%ld]: ", row);
-    else
-        buf[0] = '\0';
-    return buf;
-}
-
-static void raise_at(lua_State *L, long row, const char *field, const char *fmt, const char *a,
-                     const char *b)
+/*
+ * An invalid-argument error; row > 0 names the element of a bulk list (the
+ * error's __tostring shows it as "tasks[N]: ", the message does not).
+ */
+static void raise_at(lua_State *L, long row, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void raise_at(lua_State *L, long row, const char *field, const char *fmt, ...)
 {
     tdb_error err;
-    char pre[48];
-    tdb_error_set(&err, TDB_INVALID, field, "%s", where(pre, sizeof pre, row));
-    size_t n = strlen(err.message);
-    snprintf(err.message + n, sizeof err.message - n, fmt, a, b);
+    va_list ap;
+    tdb_error_set(&err, TDB_INVALID, field, "%s", "");
+    va_start(ap, fmt);
+    vsnprintf(err.message, sizeof err.message, fmt, ap);
+    va_end(ap);
     err.row = row;
     tdbl_raise(L, &err);
 }
@@ -76,8 +77,7 @@ static tdb_field key_field(lua_State *L, const char **name, long row)
 {
     size_t len;
     if (lua_type(L, -2) != LUA_TSTRING)
-        raise_at(L, row, NULL, "%s%s", "keys must be field names, got a ",
-                 luaL_typename(L, -2));
+        raise_at(L, row, NULL, "keys must be field names, got a %s", luaL_typename(L, -2));
     *name = lua_tolstring(L, -2, &len);
     return tdb_field_lookup(*name, len);
 }
@@ -127,7 +127,7 @@ void tdbl_read_new_task(lua_State *L, int idx, tdb_task_new *t, long row)
         case TDB_FIELD_ID:
         case TDB_FIELD_CREATED_AT:
         case TDB_FIELD_UPDATED_AT:
-            raise_at(L, row, name, "%s is set by the database and cannot be given%s", name, "");
+            raise_at(L, row, name, "%s is set by the database and cannot be given", name);
             break;
         case TDB_FIELD_UNKNOWN:
             unknown_key(L, name, row, "a new task");
@@ -167,7 +167,7 @@ void tdbl_read_patch(lua_State *L, int idx, tdb_task_patch *p)
         case TDB_FIELD_USER_ID:
         case TDB_FIELD_CREATED_AT:
         case TDB_FIELD_UPDATED_AT:
-            raise_at(L, 0, name, "%s cannot be updated%s", name, "");
+            raise_at(L, 0, name, "%s cannot be updated", name);
             break;
         case TDB_FIELD_UNKNOWN:
             unknown_key(L, name, 0, "an update");
@@ -176,9 +176,46 @@ void tdbl_read_patch(lua_State *L, int idx, tdb_task_patch *p)
     }
 }
 
+/*
+ * A task as `after`: its id and created_at, found with lua_next (a table
+ * whose __index would run Lua code is read as what it holds).
+ */
+static int task_position(lua_State *L, int idx, tdb_cursor *cur, tdb_error *err)
+{
+    char buf[TDB_CURSOR_MAX];
+    size_t when_len = 0;
+    int has_when = 0, has_id = 0, n;
+    lua_Integer id = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        tdb_field f = TDB_FIELD_UNKNOWN;
+        size_t len;
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            const char *k = lua_tolstring(L, -2, &len);
+            f = tdb_field_lookup(k, len);
+        }
+        if (f == TDB_FIELD_ID && lua_type(L, -1) == LUA_TNUMBER) {
+            id = lua_tointegerx(L, -1, &has_id);
+        } else if (f == TDB_FIELD_CREATED_AT && lua_type(L, -1) == LUA_TSTRING) {
+            const char *when = lua_tolstring(L, -1, &len);
+            has_when = len < TDB_TIME_MAX;   /* longer: not a timestamp */
+            if (has_when) {
+                memcpy(buf, when, len);
+                when_len = len;
+            }
+        }
+        lua_pop(L, 1);
+    }
+    if (!has_id || !has_when)
+        return 1;
+    n = snprintf(buf + when_len, sizeof buf - when_len, "/%lld", (long long)id);
+    return tdb_cursor_parse(buf, when_len + (size_t)n, cur, err) != 0 ? -1 : 0;
+}
+
 void tdbl_read_cursor(lua_State *L, int idx, tdb_cursor *cur)
 {
     tdb_error err;
+    idx = lua_absindex(L, idx);
     if (lua_type(L, idx) == LUA_TSTRING) {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
@@ -186,23 +223,12 @@ void tdbl_read_cursor(lua_State *L, int idx, tdb_cursor *cur)
             tdbl_raise(L, &err);
         return;
     }
-    if (lua_type(L, idx) == LUA_TTABLE) {   /* a task: its position */
-        int ok = 0;
-        const char *when;
-        size_t len;
-        lua_getfield(L, idx, "id");
-        cur->id = (long long)lua_tointegerx(L, -1, &ok);
-        lua_getfield(L, idx, "created_at");
-        when = lua_tolstring(L, -1, &len);
-        if (ok && when && len + 1 < sizeof cur->created_at + 0) {
-            char buf[TDB_CURSOR_MAX];
-            snprintf(buf, sizeof buf, "%s/%lld", when, cur->id);
-            lua_pop(L, 2);
-            if (tdb_cursor_parse(buf, strlen(buf), cur, &err) != 0)
-                tdbl_raise(L, &err);
+    if (lua_type(L, idx) == LUA_TTABLE) {
+        int r = task_position(L, idx, cur, &err);
+        if (r < 0)
+            tdbl_raise(L, &err);
+        if (r == 0)
             return;
-        }
-        lua_pop(L, 2);
     }
     tdbl_raise_kind(L, TDB_INVALID, "after",
                     "after must be a cursor returned by get_tasks (or a task), got %s",
@@ -212,23 +238,27 @@ void tdbl_read_cursor(lua_State *L, int idx, tdb_cursor *cur)
 void tdbl_read_list_opts(lua_State *L, int idx, tdb_list_opts *o, int for_count)
 {
     const char *what = for_count ? "count_tasks options" : "get_tasks options";
+    int anchor;
     tdb_list_opts_init(o);
+    idx = lua_absindex(L, idx);
+    lua_pushnil(L);
+    anchor = lua_gettop(L);
     if (!tdbl_opt_table(L, idx, what))
         return;
-    idx = lua_absindex(L, idx);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         const char *name;
         tdb_field f = key_field(L, &name, 0);
         if (f == TDB_FIELD_USER_ID) {
             o->user_id = value_string(L, "user_id", 0);
+            lua_copy(L, -1, anchor);
         } else if (f == TDB_FIELD_COMPLETED) {
             o->completed = value_boolean(L, "completed", 0);
         } else if (!for_count && strcmp(name, "limit") == 0) {
             int ok = 0;
             lua_Integer n = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &ok) : 0;
             if (!ok || n < 0)
-                raise_at(L, 0, "limit", "limit must be a non-negative integer%s%s", "", "");
+                raise_at(L, 0, "limit", "limit must be a non-negative integer");
             o->limit = (long long)n;
         } else if (!for_count && strcmp(name, "desc") == 0) {
             o->desc = value_boolean(L, "desc", 0);
@@ -261,7 +291,7 @@ void tdbl_read_connect_opts(lua_State *L, int idx, tdb_conn_options *o)
         const char *name;
         size_t len;
         if (lua_type(L, -2) != LUA_TSTRING)
-            raise_at(L, 0, NULL, "%s%s", "connect options must have string keys, got a ",
+            raise_at(L, 0, NULL, "connect options must have string keys, got a %s",
                      luaL_typename(L, -2));
         name = lua_tolstring(L, -2, &len);
         if (strcmp(name, "url") == 0) {
@@ -276,7 +306,7 @@ void tdbl_read_connect_opts(lua_State *L, int idx, tdb_conn_options *o)
             int ok = 0;
             lua_Integer n = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &ok) : 0;
             if (!ok || n < 0 || n > 100)
-                raise_at(L, 0, "retries", "retries must be an integer from 0 to 100%s%s", "", "");
+                raise_at(L, 0, "retries", "retries must be an integer from 0 to 100");
             o->retries = (int)n;
         } else if (strcmp(name, "application_name") == 0) {
             o->application_name = value_string(L, "application_name", 0).ptr;

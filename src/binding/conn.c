@@ -3,6 +3,7 @@
  * __gc, any number of times), init_db, ping, info, user, and the way every
  * method finds its connection (tdbl_target_of).
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "binding.h"
@@ -30,23 +31,28 @@ tdbl_conn *tdbl_checkopen(lua_State *L, int idx)
     return c;
 }
 
-void tdbl_target_of(lua_State *L, tdbl_target *t)
+void tdbl_target_of(lua_State *L, int nargs, tdbl_target *t)
 {
+    if (nargs != LUA_MULTRET)
+        lua_settop(L, nargs);
     tdbl_target_at(L, 1, t);
 }
 
 void tdbl_target_at(lua_State *L, int idx, tdbl_target *t)
 {
+    tdbl_user *u;
     memset(t, 0, sizeof *t);
     if ((t->c = luaL_testudata(L, idx, TDBL_CONNECTION)) != NULL) {
-        /* unscoped */
-    } else if (luaL_testudata(L, idx, TDBL_USER)) {
+        lua_pushvalue(L, idx);
+    } else if ((u = luaL_testudata(L, idx, TDBL_USER)) != NULL) {
         lua_getiuservalue(L, idx, 1);
-        t->c = lua_touserdata(L, -1);
-        lua_pop(L, 1);
-        lua_getiuservalue(L, idx, 2);   /* anchored by the handle: safe to borrow */
-        t->scope.ptr = lua_tolstring(L, -1, &t->scope.len);
-        lua_pop(L, 1);
+        t->c = luaL_testudata(L, -1, TDBL_CONNECTION);
+        if (!t->c)   /* debug.setuservalue */
+            tdbl_raise_kind(L, TDB_INVALID, NULL,
+                            "the user handle's connection (user value 1) was replaced by a %s",
+                            luaL_typename(L, -1));
+        t->scope.ptr = u->id;
+        t->scope.len = u->len;
         t->scopep = &t->scope;
     } else {
         tdbl_raise_kind(L, TDB_INVALID, NULL,
@@ -55,6 +61,13 @@ void tdbl_target_at(lua_State *L, int idx, tdbl_target *t)
     }
     if (!t->c->conn)
         raise_closed(L);
+}
+
+tdb_conn *tdbl_live(lua_State *L, const tdbl_target *t)
+{
+    if (!t->c->conn)
+        raise_closed(L);
+    return t->c->conn;
 }
 
 static int result_gc(lua_State *L)
@@ -80,31 +93,29 @@ void tdbl_unbox(PGresult **box)
     }
 }
 
-/* Created closed, then connected, then stored: an error in between leaks nothing. */
+/*
+ * Created closed, then connected, then stored: an error in between leaks
+ * nothing.  The options are read after the allocation, so no finalizer can
+ * change the table between reading its strings and connecting.
+ */
 int tdbl_connect(lua_State *L)
 {
     tdb_conn_options opts;
     tdb_error err;
     tdbl_conn *c;
-    tdb_conn_options_init(&opts);
-    switch (lua_type(L, 1)) {
-    case LUA_TNONE:
-    case LUA_TNIL:
-        break;
-    case LUA_TSTRING:
-        opts.url = lua_tostring(L, 1);
-        break;
-    case LUA_TTABLE:
-        tdbl_read_connect_opts(L, 1, &opts);
-        break;
-    default:
+    int type = lua_type(L, 1);
+    if (type != LUA_TNONE && type != LUA_TNIL && type != LUA_TSTRING && type != LUA_TTABLE)
         tdbl_raise_kind(L, TDB_INVALID, NULL,
                         "connect takes a URL string or an options table, got %s",
                         luaL_typename(L, 1));
-    }
     c = lua_newuserdatauv(L, sizeof *c, 0);
     c->conn = NULL;
     luaL_setmetatable(L, TDBL_CONNECTION);
+    tdb_conn_options_init(&opts);
+    if (type == LUA_TSTRING)
+        opts.url = lua_tostring(L, 1);
+    else if (type == LUA_TTABLE)
+        tdbl_read_connect_opts(L, 1, &opts);
     c->conn = tdb_connect(&opts, &err);
     if (!c->conn)
         return tdbl_raise(L, &err);
@@ -187,8 +198,16 @@ static int conn_ping(lua_State *L)
     return 1;
 }
 
-static void set_string(lua_State *L, const char *key, const char *value)
+/*
+ * info's strings belong to the connection, which a finalizer run by an
+ * allocation may close: each is looked up right before it is copied.
+ */
+static void set_string(lua_State *L, const char *key, size_t offset)
 {
+    tdb_conn_info info;
+    const char *value;
+    tdb_conn_get_info(tdbl_checkopen(L, 1)->conn, &info);
+    memcpy(&value, (const char *)&info + offset, sizeof value);
     if (value) {
         lua_pushstring(L, value);
         lua_setfield(L, -2, key);
@@ -199,8 +218,8 @@ static int conn_info(lua_State *L)
 {
     tdbl_conn *c = tdbl_checkopen(L, 1);
     tdb_conn_info info;
-    tdb_conn_get_info(c->conn, &info);
-    lua_createtable(L, 0, 10);
+    tdb_conn_get_info(c->conn, &info);   /* its numbers, copied */
+    lua_createtable(L, 0, 13);
     lua_pushinteger(L, info.backend_pid);
     lua_setfield(L, -2, "backend_pid");
     lua_pushinteger(L, info.server_version);
@@ -213,14 +232,14 @@ static int conn_info(lua_State *L)
     lua_setfield(L, -2, "proxy");
     lua_pushinteger(L, info.txn_depth);
     lua_setfield(L, -2, "transaction_depth");
-    set_string(L, "host", info.host);
-    set_string(L, "dbname", info.dbname);
-    set_string(L, "user", info.user);
-    set_string(L, "ssl", info.sslmode_used);
-    set_string(L, "last_read", info.last_read);
-    set_string(L, "replica_host", info.replica_host);
     lua_pushinteger(L, info.replica_reads);
     lua_setfield(L, -2, "replica_reads");
+    set_string(L, "host", offsetof(tdb_conn_info, host));
+    set_string(L, "dbname", offsetof(tdb_conn_info, dbname));
+    set_string(L, "user", offsetof(tdb_conn_info, user));
+    set_string(L, "ssl", offsetof(tdb_conn_info, sslmode_used));
+    set_string(L, "last_read", offsetof(tdb_conn_info, last_read));
+    set_string(L, "replica_host", offsetof(tdb_conn_info, replica_host));
     return 1;
 }
 
@@ -232,7 +251,7 @@ static int conn_tostring(lua_State *L)
         lua_pushliteral(L, "taskdb.Connection (closed)");
         return 1;
     }
-    tdb_conn_get_info(c->conn, &info);
+    tdb_conn_get_info(c->conn, &info);   /* pushfstring copies them all before it allocates */
     lua_pushfstring(L, "taskdb.Connection (%s@%s/%s)", info.user ? info.user : "?",
                     info.host ? info.host : "?", info.dbname ? info.dbname : "?");
     return 1;

@@ -1,29 +1,68 @@
 /*
- * errors.c — the one error shape: { kind, message, field?, sqlstate?, row? }
- * with metatable "taskdb.Error" (__tostring, __name).  Raised only after
- * the C side has freed what it had to.
+ * errors.c — the one error shape: { kind, message, field?, sqlstate?, row?,
+ * index? } with metatable "taskdb.Error" (__tostring, __name).  Errors stay
+ * data: `row` (the element of a bulk list) and `index` (a queued call) are
+ * fields, and only __tostring turns them into text.  Raised only after the
+ * C side has freed what it had to.
  */
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "binding.h"
 
+/* Pushes t[name], read raw: no metamethod runs while an error is printed. */
+static void raw_field(lua_State *L, int t, const char *name)
+{
+    lua_pushstring(L, name);
+    lua_rawget(L, t);
+}
+
+/* A positive integer at idx, else 0. */
+static lua_Integer positive(lua_State *L, int idx)
+{
+    int ok = 0;
+    lua_Integer n = lua_type(L, idx) == LUA_TNUMBER ? lua_tointegerx(L, idx, &ok) : 0;
+    return ok && n > 0 ? n : 0;
+}
+
+/*
+ * "taskdb <kind> error: [calls[i]: ][tasks[r]: ]<message>[ [field f]][ [sqlstate s]]":
+ * the position comes from the `index` and `row` fields, never from the
+ * message, so a message stays what it says and code reads the fields.
+ */
 static int error_tostring(lua_State *L)
 {
     luaL_Buffer b;
     const char *kind, *message, *field, *state;
-    lua_getfield(L, 1, "kind");
-    lua_getfield(L, 1, "message");
-    lua_getfield(L, 1, "field");
-    lua_getfield(L, 1, "sqlstate");
-    kind = lua_tostring(L, -4);
-    message = lua_tostring(L, -3);
-    field = lua_tostring(L, -2);
-    state = lua_tostring(L, -1);
+    lua_Integer row, index;
+    if (lua_type(L, 1) != LUA_TTABLE) {
+        lua_pushfstring(L, "taskdb.Error (%s)", luaL_typename(L, 1));
+        return 1;
+    }
+    raw_field(L, 1, "kind");      /* 2 */
+    raw_field(L, 1, "message");   /* 3 */
+    raw_field(L, 1, "field");     /* 4 */
+    raw_field(L, 1, "sqlstate");  /* 5 */
+    raw_field(L, 1, "row");       /* 6 */
+    raw_field(L, 1, "index");     /* 7 */
+    kind = lua_tostring(L, 2);    /* converted in their stack slots, which anchor them */
+    message = lua_tostring(L, 3);
+    field = lua_tostring(L, 4);
+    state = lua_tostring(L, 5);
+    row = positive(L, 6);
+    index = positive(L, 7);
     luaL_buffinit(L, &b);
     luaL_addstring(&b, "taskdb ");
     luaL_addstring(&b, kind ? kind : "database");
     luaL_addstring(&b, " error: ");
+    if (index) {
+        lua_pushfstring(L, "calls[%I]: ", index);
+        luaL_addvalue(&b);
+    }
+    if (row) {
+        lua_pushfstring(L, "tasks[%I]: ", row);
+        luaL_addvalue(&b);
+    }
     luaL_addstring(&b, message ? message : "(no message)");
     if (field) {
         luaL_addstring(&b, " [field ");

@@ -9,7 +9,8 @@
  * closing value: its __close frees the current page at once.
  *
  * User values: 1 = the handle it iterates (keeps the connection alive),
- * 2 = the user_id filter string (anchors opts.user_id).
+ * 2 = the current page, in a "taskdb.Result" box.  The user_id filter is
+ * copied into the iterator's own memory, which no Lua code can change.
  */
 #include <string.h>
 
@@ -19,42 +20,59 @@
 
 typedef struct tdbl_iter {
     tdb_list_opts opts;
-    PGresult *page;
     int row;
     long long remaining;   /* -1: no limit */
-    int done;
+    int done;              /* no more rows: the end, an error, a close, or a step under way */
+    int busy;              /* a step is converting a row of the page */
+    int closed;
+    size_t user_len;
+    char user_id[];        /* opts.user_id points here (unscoped filter) */
 } tdbl_iter;
 
-static void iter_release(tdbl_iter *it)
+/* Pushes user value `uv` of the iterator at 1; raises if Lua code replaced it with another type. */
+static void *iter_uservalue(lua_State *L, int uv, const char *tname, const char *what)
 {
-    if (it->page) {
-        PQclear(it->page);
-        it->page = NULL;
-    }
+    void *p;
+    lua_getiuservalue(L, 1, uv);
+    p = luaL_testudata(L, -1, tname);
+    if (!p && !(uv == 1 && luaL_testudata(L, -1, TDBL_USER)))
+        tdbl_raise_kind(L, TDB_INVALID, NULL, "each_task's iterator: its %s was replaced by a %s",
+                        what, luaL_typename(L, -1));
+    return p;
 }
 
+/*
+ * Closing while a step converts a row (a finalizer run by an allocation
+ * may do it) only detaches the page: that step's stack still holds it, and
+ * the collector frees it.  Otherwise the page is freed at once.
+ */
 static int iter_close(lua_State *L)
 {
     tdbl_iter *it = luaL_checkudata(L, 1, TDBL_ITERATOR);
-    iter_release(it);
-    it->done = 1;
+    it->closed = it->done = 1;
+    if (lua_getiuservalue(L, 1, 2) == LUA_TUSERDATA && !it->busy) {
+        PGresult **page = luaL_testudata(L, -1, TDBL_RESULT);
+        if (page)
+            tdbl_unbox(page);
+    }
+    lua_pushnil(L);
+    lua_setiuservalue(L, 1, 2);
     return 0;
 }
 
-/* Fetches the page after the current one; 0 when there is none. */
-static int fetch_next(lua_State *L, tdbl_iter *it)
+/* Fetches the page after the current one into *page; 0 when there is none. */
+static int fetch_next(lua_State *L, tdbl_iter *it, PGresult **page)
 {
     tdbl_target t;
     tdb_error err;
     PGresult *res;
     long long want = ITER_CHUNK;
-    if (it->page) {
+    if (*page) {
         tdb_task last;
-        int n = PQntuples(it->page);
-        if (n < it->opts.limit || tdb_task_row(it->page, n - 1, &last) != 0)
+        int n = PQntuples(*page);
+        if (n < it->opts.limit || tdb_task_row(*page, n - 1, &last) != 0)
             return 0;
-        memset(it->opts.after.created_at, 0, sizeof it->opts.after.created_at);
-        tdb_format_time(last.created_at, it->opts.after.created_at);
+        it->opts.after.created_at = last.created_at;
         it->opts.after.id = last.id;
         it->opts.has_after = 1;
     }
@@ -63,17 +81,16 @@ static int fetch_next(lua_State *L, tdbl_iter *it)
     if (it->remaining > 0 && it->remaining < want)
         want = it->remaining;
     it->opts.limit = want;
-    lua_getiuservalue(L, 1, 1);
+    iter_uservalue(L, 1, TDBL_CONNECTION, "handle (user value 1)");
     tdbl_target_at(L, lua_gettop(L), &t);
-    res = tdb_task_list(t.c->conn, t.scopep, &it->opts, &err);
-    lua_pop(L, 1);
+    res = tdb_task_list(tdbl_live(L, &t), t.scopep, &it->opts, &err);
+    lua_pop(L, 2);
+    tdbl_unbox(page);
     if (!res) {
-        iter_release(it);
         it->done = 1;
         return tdbl_raise(L, &err);
     }
-    iter_release(it);
-    it->page = res;
+    *page = res;
     it->row = 0;
     return PQntuples(res) > 0;
 }
@@ -81,23 +98,34 @@ static int fetch_next(lua_State *L, tdbl_iter *it)
 static int iter_step(lua_State *L)
 {
     tdbl_iter *it = luaL_checkudata(L, 1, TDBL_ITERATOR);
+    PGresult **page;
     tdb_task task;
     if (it->done)
         return 0;
-    if (!it->page || it->row >= PQntuples(it->page)) {
-        if (!fetch_next(L, it)) {
-            iter_release(it);
+    page = iter_uservalue(L, 2, TDBL_RESULT, "page (user value 2)");
+    if (!*page || it->row >= PQntuples(*page)) {
+        if (!fetch_next(L, it, page)) {
+            tdbl_unbox(page);
             it->done = 1;
             return 0;
         }
     }
-    if (tdb_task_row(it->page, it->row, &task) != 0)
+    if (tdb_task_row(*page, it->row, &task) != 0)
         return tdbl_raise_kind(L, TDB_SCHEMA, NULL,
                                "a row of public.tasks did not have the expected columns");
     it->row++;
     if (it->remaining > 0)
         it->remaining--;
+    /*
+     * task points into the page, and converting allocates: a finalizer may
+     * call this iterator again or close it.  Until the row is out, a nested
+     * call gets nothing, and a close only detaches the page (held on this
+     * stack).  A memory error leaves the iteration ended.
+     */
+    it->done = it->busy = 1;
     tdbl_push_task(L, &task);
+    it->busy = 0;
+    it->done = it->closed;
     return 1;
 }
 
@@ -107,24 +135,27 @@ int tdbl_each_task(lua_State *L)
     tdb_list_opts opts;
     tdb_error err;
     tdbl_iter *it;
-    tdbl_target_of(L, &t);
-    tdbl_read_list_opts(L, 2, &opts, 0);
+    size_t user_len;
+    tdbl_target_of(L, 2, &t);
+    tdbl_read_list_opts(L, 2, &opts, 0);   /* anchors opts.user_id on the stack */
     if (tdb_list_check(t.scopep, &opts, &err) != 0)
         return tdbl_raise(L, &err);
-    it = lua_newuserdatauv(L, sizeof *it, 2);
+    user_len = t.scopep || !opts.user_id.ptr ? 0 : opts.user_id.len;
+    it = lua_newuserdatauv(L, sizeof *it + user_len + 1, 2);
     memset(it, 0, sizeof *it);
     it->opts = opts;
     it->remaining = opts.limit;
+    it->user_len = user_len;
+    memcpy(it->user_id, user_len ? opts.user_id.ptr : "", user_len + 1);
+    if (t.scopep)              /* the scope re-applies on every page */
+        memset(&it->opts.user_id, 0, sizeof it->opts.user_id);
+    else if (opts.user_id.ptr)
+        it->opts.user_id.ptr = it->user_id;
     luaL_setmetatable(L, TDBL_ITERATOR);
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, 1);
-    if (opts.user_id.ptr) {
-        lua_pushlstring(L, opts.user_id.ptr, opts.user_id.len);
-        it->opts.user_id.ptr = lua_tostring(L, -1);
-        lua_setiuservalue(L, -2, 2);
-    }
-    if (t.scopep)              /* the scope re-applies on every page */
-        memset(&it->opts.user_id, 0, sizeof it->opts.user_id);
+    tdbl_box(L);
+    lua_setiuservalue(L, -2, 2);
     lua_pushnil(L);
     lua_pushnil(L);
     lua_pushvalue(L, -3);

@@ -2,7 +2,7 @@
  * module.c — luaopen_taskdb: the module table and its metatables.
  *
  *   taskdb.version, taskdb.null, taskdb.connect(url | options),
- *   taskdb.cursor(task), taskdb.is_blank(s)
+ *   taskdb.cursor(task), taskdb.is_blank(s), taskdb.check_task(task)
  */
 #include "taskdb.h"
 #include "binding.h"
@@ -36,9 +36,12 @@ static void push_null(lua_State *L)
 static int module_cursor(lua_State *L)
 {
     tdb_cursor cur;
+    char buf[TDB_CURSOR_MAX];
+    size_t n;
     tdbl_check_table(L, 1, "cursor's argument");
     tdbl_read_cursor(L, 1, &cur);
-    lua_pushfstring(L, "%s/%I", cur.created_at, (lua_Integer)cur.id);
+    n = tdb_cursor_text(&cur, buf);
+    lua_pushlstring(L, buf, n);
     return 1;
 }
 
@@ -58,10 +61,27 @@ static int module_is_blank(lua_State *L)
     return 1;
 }
 
+/*
+ * taskdb.check_task(task) -> true, or raises the invalid error create_task
+ * would raise for it (unscoped), without a connection or sending anything.
+ */
+static int module_check_task(lua_State *L)
+{
+    tdb_task_new task;
+    tdb_error err;
+    tdbl_check_table(L, 1, "check_task's argument");
+    tdbl_read_new_task(L, 1, &task, 0);
+    if (tdb_task_check_new(NULL, &task, &err) != 0)
+        return tdbl_raise(L, &err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static const luaL_Reg module_functions[] = {
     { "connect", tdbl_connect },
     { "cursor", module_cursor },
     { "is_blank", module_is_blank },
+    { "check_task", module_check_task },
     { NULL, NULL }
 };
 

@@ -1,11 +1,12 @@
 /*
  * ops.c — the task methods, one C function each, shared by Connection and
  * User handles (tdbl_target_of gives the scope).  Shape of every method:
- * read arguments (may raise: nothing held yet), run the core operation,
- * hold the result on the handle while converting, free it, return.
+ * find the target, allocate the result box, read the arguments (may raise:
+ * nothing held yet; strings borrowed), run the core operation on the live
+ * connection at once (nothing allocates in between, so no finalizer can
+ * change what was borrowed), hold the result in the box while converting,
+ * free it, return.
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "binding.h"
@@ -26,11 +27,12 @@ static int conn_create_task(lua_State *L)
     PGresult **box;
     tdb_task_new task;
     tdb_error err;
-    tdbl_target_of(L, &t);
+    tdbl_target_of(L, 2, &t);
     tdbl_check_table(L, 2, "create_task's argument");
-    tdbl_read_new_task(L, 2, &task, 0);
     box = tdbl_box(L);
-    return finish_task_or_nil(L, box, tdb_task_create(t.c->conn, t.scopep, &task, &err), &err);
+    tdbl_read_new_task(L, 2, &task, 0);
+    return finish_task_or_nil(L, box, tdb_task_create(tdbl_live(L, &t), t.scopep, &task, &err),
+                              &err);
 }
 
 /* get_task and toggle_complete: an id in, a task (or nil) out. */
@@ -42,10 +44,10 @@ static int task_by_id(lua_State *L, id_operation op)
     PGresult **box;
     tdb_error err;
     long long id;
-    tdbl_target_of(L, &t);
+    tdbl_target_of(L, 2, &t);
     id = tdbl_check_id(L, 2);
     box = tdbl_box(L);
-    return finish_task_or_nil(L, box, op(t.c->conn, t.scopep, id, &err), &err);
+    return finish_task_or_nil(L, box, op(tdbl_live(L, &t), t.scopep, id, &err), &err);
 }
 
 static int conn_get_task(lua_State *L)
@@ -60,12 +62,13 @@ static int conn_update_task(lua_State *L)
     tdb_task_patch patch;
     tdb_error err;
     long long id;
-    tdbl_target_of(L, &t);
+    tdbl_target_of(L, 3, &t);
     id = tdbl_check_id(L, 2);
     tdbl_check_table(L, 3, "update_task's changes");
-    tdbl_read_patch(L, 3, &patch);
     box = tdbl_box(L);
-    return finish_task_or_nil(L, box, tdb_task_update(t.c->conn, t.scopep, id, &patch, &err), &err);
+    tdbl_read_patch(L, 3, &patch);
+    return finish_task_or_nil(L, box, tdb_task_update(tdbl_live(L, &t), t.scopep, id, &patch, &err),
+                              &err);
 }
 
 static int conn_toggle_complete(lua_State *L)
@@ -79,9 +82,9 @@ static int conn_delete_task(lua_State *L)
     tdb_error err;
     long long id;
     int deleted;
-    tdbl_target_of(L, &t);
+    tdbl_target_of(L, 2, &t);
     id = tdbl_check_id(L, 2);
-    deleted = tdb_task_delete(t.c->conn, t.scopep, id, &err);
+    deleted = tdb_task_delete(tdbl_live(L, &t), t.scopep, id, &err);
     if (deleted < 0)
         return tdbl_raise(L, &err);
     lua_pushboolean(L, deleted);
@@ -95,6 +98,8 @@ static int conn_delete_task(lua_State *L)
  * page.  Large results are read in keyset pages of LIST_PAGE rows, so the
  * server's result for one page, not for all of them, sits beside the Lua
  * tables (each page is its own statement: a row is never seen twice).
+ * Converting a page runs finalizers: the user_id filter stays anchored on
+ * the stack and the connection is looked up again for every page.
  */
 static int conn_get_tasks(lua_State *L)
 {
@@ -105,8 +110,10 @@ static int conn_get_tasks(lua_State *L)
     long long remaining;
     lua_Integer count = 0;
     int array = 0;
-    tdbl_target_of(L, &t);
+    tdbl_target_of(L, 2, &t);
     tdbl_read_list_opts(L, 2, &opts, 0);
+    if (tdb_list_check(t.scopep, &opts, &err) != 0)   /* limit = 0 sends nothing, but is checked */
+        return tdbl_raise(L, &err);
     remaining = opts.limit;
     box = tdbl_box(L);
     for (;;) {
@@ -119,7 +126,7 @@ static int conn_get_tasks(lua_State *L)
             return 1;
         }
         opts.limit = want;
-        res = *box = tdb_task_list(t.c->conn, t.scopep, &opts, &err);
+        res = *box = tdb_task_list(tdbl_live(L, &t), t.scopep, &opts, &err);
         if (!res)
             return tdbl_raise(L, &err);
         n = PQntuples(res);
@@ -140,8 +147,7 @@ static int conn_get_tasks(lua_State *L)
         }
         if (tdb_task_row(res, n - 1, &last) != 0)
             return tdbl_raise_kind(L, TDB_SCHEMA, NULL, "unexpected row layout");
-        memset(opts.after.created_at, 0, sizeof opts.after.created_at);
-        tdb_format_time(last.created_at, opts.after.created_at);
+        opts.after.created_at = last.created_at;
         opts.after.id = last.id;
         opts.has_after = 1;
         tdbl_unbox(box);
@@ -154,9 +160,9 @@ static int conn_count_tasks(lua_State *L)
     tdb_list_opts opts;
     tdb_error err;
     long long n;
-    tdbl_target_of(L, &t);
+    tdbl_target_of(L, 2, &t);
     tdbl_read_list_opts(L, 2, &opts, 1);
-    n = tdb_task_count(t.c->conn, t.scopep, &opts, &err);
+    n = tdb_task_count(tdbl_live(L, &t), t.scopep, &opts, &err);
     if (n < 0)
         return tdbl_raise(L, &err);
     lua_pushinteger(L, (lua_Integer)n);
@@ -165,8 +171,8 @@ static int conn_count_tasks(lua_State *L)
 
 /*
  * Rows and ids live in one userdata (freed by the collector even if a
- * later step raises); strings are borrowed from the list, which stays on
- * the stack.
+ * later step raises); strings are borrowed from the rows, and nothing
+ * allocates between reading the last row and the core call.
  */
 static int conn_create_tasks(lua_State *L)
 {
@@ -175,7 +181,7 @@ static int conn_create_tasks(lua_State *L)
     tdb_task_new *rows;
     long long *ids;
     lua_Integer n;
-    tdbl_target_of(L, &t);
+    tdbl_target_of(L, 2, &t);
     tdbl_check_table(L, 2, "create_tasks' argument");
     n = (lua_Integer)lua_rawlen(L, 2);
     if (n < 0 || (size_t)n > ((size_t)1 << 40) / (sizeof *rows + sizeof *ids))
@@ -184,22 +190,17 @@ static int conn_create_tasks(lua_State *L)
     ids = (long long *)(rows + n);
     for (lua_Integer i = 1; i <= n; i++) {
         if (lua_rawgeti(L, 2, i) != LUA_TTABLE) {
-            tdb_error_set(&err, TDB_INVALID, NULL, "tasks[%lld] must be a table, got %s",
-                          (long long)i, luaL_typename(L, -1));
+            tdb_error_set(&err, TDB_INVALID, NULL, "a task must be a table, got %s",
+                          luaL_typename(L, -1));
             err.row = (long)i;
             return tdbl_raise(L, &err);
         }
         tdbl_read_new_task(L, -1, &rows[i - 1], (long)i);
         lua_pop(L, 1);   /* still referenced by the list */
     }
-    if (tdb_task_create_many(t.c->conn, t.scopep, rows, (size_t)n, ids, &err) != 0) {
-        if (err.row > 0) {   /* from validation, or a row the server rejected */
-            char msg[TDB_MESSAGE_MAX];
-            snprintf(msg, sizeof msg, "tasks[%ld]: %s", err.row, err.message);
-            snprintf(err.message, sizeof err.message, "%s", msg);
-        }
+    /* err.row names a row that failed validation or that the server rejected */
+    if (tdb_task_create_many(tdbl_live(L, &t), t.scopep, rows, (size_t)n, ids, &err) != 0)
         return tdbl_raise(L, &err);
-    }
     lua_createtable(L, (int)n, 0);
     for (lua_Integer i = 0; i < n; i++) {
         lua_pushinteger(L, (lua_Integer)ids[i]);

@@ -48,11 +48,13 @@ static int pipeline_gc(lua_State *L)
 }
 
 /*
- * Arg 1 must be an open pipeline: returns it and fills `t` from its handle
- * (the pipeline's user value anchors the handle, and so its scope string).
- * The pipeline stays poisoned unless the call is queued (queued() clears it).
+ * Arg 1 must be an open pipeline: returns it and fills `t` from its handle.
+ * The stack is set to the method's `nargs` arguments, then the handle and
+ * its connection are pushed: they anchor t for the call, whatever Lua code
+ * does to the pipeline's user value meanwhile.  The pipeline stays poisoned
+ * unless the call is queued (queued() clears it).
  */
-static pipe_state *pipeline_target(lua_State *L, tdbl_target *t)
+static pipe_state *pipeline_target(lua_State *L, int nargs, tdbl_target *t)
 {
     pipe_state *p = luaL_testudata(L, 1, TDBL_PIPELINE);
     if (!p)
@@ -63,9 +65,13 @@ static pipe_state *pipeline_target(lua_State *L, tdbl_target *t)
         tdbl_raise_kind(L, TDB_INVALID, NULL,
                         "this pipeline's block has ended: queue calls inside db:pipeline(fn)");
     p->poisoned = 1;
+    lua_settop(L, nargs);
     lua_getiuservalue(L, 1, 1);
+    if (!luaL_testudata(L, -1, TDBL_CONNECTION) && !luaL_testudata(L, -1, TDBL_USER))
+        tdbl_raise_kind(L, TDB_INVALID, NULL,
+                        "the pipeline's handle (user value 1) was replaced by a %s",
+                        luaL_typename(L, -1));
     tdbl_target_at(L, lua_gettop(L), t);
-    lua_pop(L, 1);
     return p;
 }
 
@@ -103,7 +109,7 @@ static int queued(lua_State *L, pipe_state *p, int built, tdb_request *r,
 static int pipeline_create_task(lua_State *L)
 {
     tdbl_target t;
-    pipe_state *p = pipeline_target(L, &t);
+    pipe_state *p = pipeline_target(L, 2, &t);
     tdb_task_new task;
     tdb_request r;
     tdb_error err;
@@ -117,7 +123,7 @@ typedef int (*id_request)(const tdb_str *, long long, tdb_request *, tdb_error *
 static int by_id(lua_State *L, id_request build, outcome kind)
 {
     tdbl_target t;
-    pipe_state *p = pipeline_target(L, &t);
+    pipe_state *p = pipeline_target(L, 2, &t);
     tdb_request r;
     tdb_error err;
     long long id = tdbl_check_id(L, 2);
@@ -142,7 +148,7 @@ static int pipeline_delete_task(lua_State *L)
 static int pipeline_update_task(lua_State *L)
 {
     tdbl_target t;
-    pipe_state *p = pipeline_target(L, &t);
+    pipe_state *p = pipeline_target(L, 3, &t);
     tdb_task_patch patch;
     tdb_request r;
     tdb_error err;
@@ -157,7 +163,7 @@ static int pipeline_update_task(lua_State *L)
 static int pipeline_get_tasks(lua_State *L)
 {
     tdbl_target t;
-    pipe_state *p = pipeline_target(L, &t);
+    pipe_state *p = pipeline_target(L, 2, &t);
     tdb_list_opts opts;
     tdb_request r;
     tdb_error err;
@@ -168,7 +174,7 @@ static int pipeline_get_tasks(lua_State *L)
 static int pipeline_count_tasks(lua_State *L)
 {
     tdbl_target t;
-    pipe_state *p = pipeline_target(L, &t);
+    pipe_state *p = pipeline_target(L, 2, &t);
     tdb_list_opts opts;
     tdb_request r;
     tdb_error err;
@@ -180,7 +186,7 @@ static int pipeline_count_tasks(lua_State *L)
 static int pipeline_update_tasks(lua_State *L)
 {
     tdbl_target t;
-    pipe_state *p = pipeline_target(L, &t);
+    pipe_state *p = pipeline_target(L, 3, &t);   /* 4: the handle */
     tdb_task_filter f;
     tdb_task_patch patch;
     tdb_request r;
@@ -188,7 +194,7 @@ static int pipeline_update_tasks(lua_State *L)
     int built;
     tdbl_check_table(L, 2, "update_tasks' filter");
     tdbl_check_table(L, 3, "update_tasks' changes");
-    tdbl_read_filter(L, 2, 4, &f, "update_tasks' filter");
+    tdbl_read_filter(L, 2, 5, &f, "update_tasks' filter");
     tdbl_read_patch(L, 3, &patch);
     built = tdb_request_update_many(t.scopep, &f, &patch, &r, &err);
     return queued(L, p, built, &r, &err, OUT_CHANGED);
@@ -197,13 +203,13 @@ static int pipeline_update_tasks(lua_State *L)
 static int pipeline_delete_tasks(lua_State *L)
 {
     tdbl_target t;
-    pipe_state *p = pipeline_target(L, &t);
+    pipe_state *p = pipeline_target(L, 2, &t);   /* 3: the handle */
     tdb_task_filter f;
     tdb_request r;
     tdb_error err;
     int built;
     tdbl_check_table(L, 2, "delete_tasks' filter");
-    tdbl_read_filter(L, 2, 3, &f, "delete_tasks' filter");
+    tdbl_read_filter(L, 2, 4, &f, "delete_tasks' filter");
     built = tdb_request_delete_many(t.scopep, &f, &r, &err);
     return queued(L, p, built, &r, &err, OUT_CHANGED);
 }
@@ -246,28 +252,37 @@ static void push_outcome(lua_State *L, const pipe_state *p, size_t i)
     }
 }
 
+/*
+ * Once fn has returned, the calls move from the pipeline fn saw (which Lua
+ * code may have kept, and whose __gc it can call) to a twin no Lua code can
+ * reach, made before fn runs so that nothing allocates in between: results
+ * are converted from memory that nothing but this function frees, and the
+ * collector frees it if converting raises.
+ */
 int tdbl_pipeline(lua_State *L)
 {
     tdbl_target t;
-    pipe_state *p;
+    pipe_state *p, *own;
     tdb_error err;
     int status;
     size_t n;
-    tdbl_target_of(L, &t);
+    tdbl_target_of(L, 2, &t);                       /* 3: the connection, anchored */
     if (lua_type(L, 2) != LUA_TFUNCTION)
         return tdbl_raise_kind(L, TDB_INVALID, NULL,
                                "pipeline takes a function, got %s", luaL_typename(L, 2));
-    lua_settop(L, 2);
-    p = lua_newuserdatauv(L, sizeof *p, 1);        /* 3: the pipeline */
+    p = lua_newuserdatauv(L, sizeof *p, 1);        /* 4: the pipeline */
     memset(p, 0, sizeof *p);
     luaL_setmetatable(L, TDBL_PIPELINE);
     lua_pushvalue(L, 1);
-    lua_setiuservalue(L, 3, 1);
+    lua_setiuservalue(L, 4, 1);
     if (!(p->pl = tdb_pipeline_new()))
         return luaL_error(L, "not enough memory");
+    own = lua_newuserdatauv(L, sizeof *own, 0);    /* 5: the twin */
+    memset(own, 0, sizeof *own);
+    luaL_setmetatable(L, TDBL_PIPELINE);
     p->open = 1;
     lua_pushvalue(L, 2);
-    lua_pushvalue(L, 3);
+    lua_pushvalue(L, 4);
     status = lua_pcall(L, 1, 0, 0);
     p->open = 0;
     if (status != LUA_OK)
@@ -275,20 +290,25 @@ int tdbl_pipeline(lua_State *L)
     if (p->poisoned)
         return tdbl_raise_kind(L, TDB_INVALID, NULL,
                                "pipeline: a call in the block had bad arguments; nothing was sent");
+    *own = *p;
+    memset(p, 0, sizeof *p);
+    if (!own->pl)                                   /* its __gc was called inside fn */
+        return tdbl_raise_kind(L, TDB_INVALID, NULL,
+                               "pipeline: the pipeline was freed inside its block; nothing was sent");
     if (!t.c->conn)
         return tdbl_raise_kind(L, TDB_CLOSED, NULL,
                                "the connection was closed inside the pipeline's block; nothing was sent");
-    if (tdb_pipeline_run(t.c->conn, p->pl, &err) != 0)
+    if (tdb_pipeline_run(t.c->conn, own->pl, &err) != 0)
         return tdbl_raise(L, &err);
-    n = tdb_pipeline_count(p->pl);
+    n = tdb_pipeline_count(own->pl);
     lua_createtable(L, n > (size_t)INT_MAX ? INT_MAX : (int)n, 0);
     for (size_t i = 0; i < n; i++) {
-        push_outcome(L, p, i);
+        push_outcome(L, own, i);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     /* The results are Lua values now: free the server's answers at once. */
-    tdb_pipeline_free(p->pl);
-    p->pl = NULL;
+    tdb_pipeline_free(own->pl);
+    own->pl = NULL;
     return 1;
 }
 

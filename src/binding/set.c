@@ -121,12 +121,12 @@ int tdbl_update_tasks(lua_State *L)
     tdb_task_patch patch;
     tdb_error err;
     long long n;
-    tdbl_target_of(L, &t);
+    tdbl_target_of(L, 3, &t);   /* 4: the connection */
     tdbl_check_table(L, 2, "update_tasks' filter");
     tdbl_check_table(L, 3, "update_tasks' changes");
-    tdbl_read_filter(L, 2, 4, &f, "update_tasks' filter");
+    tdbl_read_filter(L, 2, 5, &f, "update_tasks' filter");
     tdbl_read_patch(L, 3, &patch);
-    n = tdb_task_update_many(t.c->conn, t.scopep, &f, &patch, &err);
+    n = tdb_task_update_many(tdbl_live(L, &t), t.scopep, &f, &patch, &err);
     if (n < 0)
         return tdbl_raise(L, &err);
     lua_pushinteger(L, (lua_Integer)n);
@@ -140,10 +140,10 @@ int tdbl_delete_tasks(lua_State *L)
     tdb_task_filter f;
     tdb_error err;
     long long n;
-    tdbl_target_of(L, &t);
+    tdbl_target_of(L, 2, &t);   /* 3: the connection */
     tdbl_check_table(L, 2, "delete_tasks' filter");
-    tdbl_read_filter(L, 2, 3, &f, "delete_tasks' filter");
-    n = tdb_task_delete_many(t.c->conn, t.scopep, &f, &err);
+    tdbl_read_filter(L, 2, 4, &f, "delete_tasks' filter");
+    n = tdb_task_delete_many(tdbl_live(L, &t), t.scopep, &f, &err);
     if (n < 0)
         return tdbl_raise(L, &err);
     lua_pushinteger(L, (lua_Integer)n);

@@ -11,20 +11,20 @@ int tdbl_transaction(lua_State *L)
 {
     tdbl_target t;
     tdb_error err;
-    int base, status;
-    tdbl_target_of(L, &t);
+    int nargs = lua_gettop(L), base, status;
+    tdbl_target_of(L, LUA_MULTRET, &t);   /* pushes the connection: it stays alive through fn */
     if (lua_type(L, 2) != LUA_TFUNCTION)
         return tdbl_raise_kind(L, TDB_INVALID, NULL,
                                "transaction takes a function, got %s", luaL_typename(L, 2));
     if (tdb_conn_begin(t.c->conn, &err) != 0)
         return tdbl_raise(L, &err);
     base = lua_gettop(L);
-    luaL_checkstack(L, base + LUA_MINSTACK, "too many arguments to transaction");
+    luaL_checkstack(L, nargs + LUA_MINSTACK, "too many arguments to transaction");
     lua_pushvalue(L, 2);
     lua_pushvalue(L, 1);            /* fn(db, ...) */
-    for (int i = 3; i <= base; i++)
+    for (int i = 3; i <= nargs; i++)
         lua_pushvalue(L, i);
-    status = lua_pcall(L, base - 1, LUA_MULTRET, 0);
+    status = lua_pcall(L, nargs - 1, LUA_MULTRET, 0);
     if (!t.c->conn) {               /* closed inside: the server rolled back */
         if (status != LUA_OK)
             return lua_error(L);

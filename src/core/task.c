@@ -216,7 +216,8 @@ int tdb_request_list(const tdb_str *scope, tdb_list_opts *o, tdb_request *r, tdb
     else
         param(&r->params, NULL);
     if (o->has_after) {
-        param(&r->params, o->after.created_at);
+        tdb_time_param(o->after.created_at, r->after);
+        param(&r->params, r->after);
         id_param(r, o->after.id);
     }
     return 0;

@@ -33,12 +33,12 @@ typedef struct tdb_task_patch {
     int completed;                 /* -1: keep */
 } tdb_task_patch;
 
-#define TDB_TIME_MAX 32    /* "2026-11-24T10:15:30.123456Z" + NUL, with room */
+#define TDB_TIME_MAX 40    /* "4714-11-24 00:00:00.000000+00 BC" + NUL, with room */
 #define TDB_CURSOR_MAX 64
 
 /* A keyset position: (created_at, id) of the last row of a page. */
 typedef struct tdb_cursor {
-    char created_at[TDB_TIME_MAX];
+    int64_t created_at;     /* as tdb_task's */
     long long id;
 } tdb_cursor;
 
@@ -84,6 +84,7 @@ typedef struct tdb_request {
     char numbers[3][24];   /* ids and limits as text */
     int used_numbers;
     char *owned;           /* a parameter allocated for the request (an id array), or NULL */
+    char after[TDB_TIME_MAX];   /* a cursor's instant, as the server reads it */
 } tdb_request;
 
 /* Frees what the request owns (safe on any built or failed request). */
@@ -125,11 +126,28 @@ int tdb_task_create_many(tdb_conn *c, const tdb_str *scope, tdb_task_new *rows, 
 /* Decodes row `row` of a task result.  -1 if the result is not laid out as expected. */
 int tdb_task_row(const PGresult *res, int row, tdb_task *out);
 
-/* "2026-11-24T10:15:30.123456Z"; returns the length. */
+/*
+ * "2026-11-24T10:15:30.123456Z"; returns the length.  Years outside
+ * 0000-9999 in ISO 8601's expanded form ("-0044-03-15T12:00:00.000000Z",
+ * "+10000-01-01T00:00:00.000000Z"; astronomical: 0000 is 1 BC, -0001 is
+ * 2 BC), and "infinity" / "-infinity".
+ */
 size_t tdb_format_time(int64_t micros, char buf[TDB_TIME_MAX]);
+/*
+ * The inverse for exactly that text, limited to the server's range
+ * (4714-11-24 BC .. 294276 AD, and the infinities).  0, or -1 when s is not one.
+ */
+int tdb_parse_time(const char *s, size_t len, int64_t *out);
+/* The text sent to the server for a timestamptz parameter (its own ISO output). */
+size_t tdb_time_param(int64_t micros, char buf[TDB_TIME_MAX]);
 
-/* An opaque cursor string for the position after `t`; returns the length. */
+/*
+ * A cursor string, "<created_at as tdb_format_time writes it>/<id>", for
+ * the position after `t`; returns the length.  tdb_cursor_parse accepts
+ * exactly what these write (TDB_INVALID on the field "after" otherwise).
+ */
 size_t tdb_cursor_format(const tdb_task *t, char buf[TDB_CURSOR_MAX]);
+size_t tdb_cursor_text(const tdb_cursor *c, char buf[TDB_CURSOR_MAX]);
 int tdb_cursor_parse(const char *s, size_t len, tdb_cursor *out, tdb_error *err);
 
 #endif
