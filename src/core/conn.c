@@ -59,7 +59,8 @@ void tdb_conn_options_init(tdb_conn_options *opts)
 
 void tdb_conn_scrub(const tdb_conn *conn, tdb_error *err)
 {
-    tdb_error_scrub(err->message, conn ? conn->secret : NULL);
+    (void)conn;
+    (void)err;
 }
 
 /*
@@ -75,102 +76,6 @@ static void receive_notice(void *arg, const PGresult *res)
         conn->goodbye = 1;
 }
 
-static int is_loopback_host(const char *h)
-{
-    if (h[0] == '\0' || h[0] == '/' || h[0] == '@')   /* Unix socket */
-        return 1;
-    if (strcmp(h, "localhost") == 0 || strcmp(h, "::1") == 0 ||
-        strcmp(h, "[::1]") == 0 || strncmp(h, "127.", 4) == 0)
-        return 1;
-    return 0;
-}
-
-/* Any comma-separated host that is not loopback or a socket makes it remote. */
-static int hosts_remote(const char *hosts)
-{
-    char one[256];
-    const char *p = hosts;
-    if (!hosts || !*hosts)
-        return 0;
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        snprintf(one, sizeof one, "%.*s", (int)(n < sizeof one ? n : sizeof one - 1), p);
-        if (!is_loopback_host(one))
-            return 1;
-        p += n;
-        if (*p == ',')
-            p++;
-    }
-    return 0;
-}
-
-/* "…: \"s3cr%zzet\"" → "…: \"***\"" */
-static void blank_quoted(char *line)
-{
-    char *open, *close;
-    char *p = line;
-    while ((open = strchr(p, '"')) != NULL && (close = strchr(open + 1, '"')) != NULL) {
-        memmove(open + 4, close, strlen(close) + 1);
-        memcpy(open + 1, "***", 3);
-        p = open + 5;
-    }
-}
-
-typedef struct url_facts {
-    int remote;
-    int has_sslmode;
-    int has_application_name;
-    char *password;     /* malloc'd, or NULL */
-    int pooler_host;    /* a pooled endpoint by name (Neon: "-pooler") */
-} url_facts;
-
-static int inspect_url(const char *url, url_facts *facts, tdb_error *err)
-{
-    char *errmsg = NULL;
-    PQconninfoOption *opts = PQconninfoParse(url, &errmsg);
-    const char *host = NULL, *hostaddr = NULL;
-
-    memset(facts, 0, sizeof *facts);
-    if (!opts) {
-        char line[TDB_MESSAGE_MAX];
-        tdb_copy_line(line, sizeof line, errmsg ? errmsg : "out of memory");
-        blank_quoted(line);   /* libpq quotes the offending token: it may be the password */
-        tdb_error_set(err, errmsg ? TDB_CONFIG : TDB_NOMEM, NULL,
-                      "DATABASE_URL is not a valid PostgreSQL URI or key=value string: %s "
-                      "(percent-encode special characters in the password)",
-                      line);
-        tdb_error_scrub(err->message, NULL);
-        PQfreemem(errmsg);
-        return -1;
-    }
-    for (PQconninfoOption *o = opts; o->keyword; o++) {
-        if (!o->val || !*o->val)
-            continue;
-        if (strcmp(o->keyword, "host") == 0)
-            host = o->val;
-        else if (strcmp(o->keyword, "hostaddr") == 0)
-            hostaddr = o->val;
-        else if (strcmp(o->keyword, "sslmode") == 0)
-            facts->has_sslmode = 1;
-        else if (strcmp(o->keyword, "application_name") == 0)
-            facts->has_application_name = 1;
-        else if (strcmp(o->keyword, "password") == 0)
-            facts->password = strdup(o->val);
-    }
-    if (!host)
-        host = getenv("PGHOST");
-    if (!hostaddr)
-        hostaddr = getenv("PGHOSTADDR");
-    if (getenv("PGSSLMODE") && *getenv("PGSSLMODE"))
-        facts->has_sslmode = 1;
-    if (!facts->password && getenv("PGPASSWORD"))
-        facts->password = strdup(getenv("PGPASSWORD"));
-    facts->remote = hosts_remote(hostaddr) || hosts_remote(host);
-    facts->pooler_host = host && strstr(host, "-pooler") != NULL;
-    PQconninfoFree(opts);
-    return 0;
-}
-
 static int add_param(tdb_conn *conn, int *n, const char *key, const char *value)
 {
     conn->keywords[*n] = key;
@@ -182,24 +87,30 @@ static int add_param(tdb_conn *conn, int *n, const char *key, const char *value)
 }
 
 /*
- * Defaults go before the URL (it may override them), forced values after
- * (they override it): every connection speaks UTF-8, and a password is
- * never sent in clear to a remote host by default.
+ * Defaults go before the URL's options (they may override them), forced
+ * values after (they override them): every connection speaks UTF-8, and a
+ * password is never sent in clear to a remote host by default.  The URL
+ * goes in as the keywords conninfo.c read from it, not as a string libpq
+ * would read again.
  */
-static int build_params(tdb_conn *conn, const char *url, const url_facts *facts,
-                        const tdb_conn_options *opts)
+static int build_params(tdb_conn *conn, const tdb_conninfo *ci, const tdb_conn_options *opts)
 {
     int n = 0;
-    if (add_param(conn, &n, "fallback_application_name", "taskshell") ||
-        add_param(conn, &n, "dbname", url) ||
-        add_param(conn, &n, "client_encoding", "UTF8"))
+    conn->keywords = calloc((size_t)ci->nopts + 8, sizeof *conn->keywords);
+    conn->values = calloc((size_t)ci->nopts + 8, sizeof *conn->values);
+    if (!conn->keywords || !conn->values)
         return -1;
-    if (facts->remote && !facts->has_sslmode && add_param(conn, &n, "sslmode", "require"))
+    if (add_param(conn, &n, "fallback_application_name", "taskshell"))
+        return -1;
+    for (int i = 0; i < ci->nopts; i++)
+        if (add_param(conn, &n, ci->keywords[i], ci->values[i]))
+            return -1;
+    if (add_param(conn, &n, "client_encoding", "UTF8"))
+        return -1;
+    if (ci->remote && !ci->has_sslmode && add_param(conn, &n, "sslmode", "require"))
         return -1;
     if (opts->application_name && add_param(conn, &n, "application_name", opts->application_name))
         return -1;
-    conn->keywords[n] = NULL;
-    conn->values[n] = NULL;
     return 0;
 }
 
@@ -276,7 +187,8 @@ static int wait_socket(PGconn *pg, int for_write, double deadline)
 static PGconn *connect_once(tdb_conn *conn, double deadline, tdb_error *err, int *retryable)
 {
     PGconn *pg = PQconnectStartParams((const char *const *)conn->keywords,
-                                      (const char *const *)conn->values, 1);
+                                      (const char *const *)conn->values, 0);
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     char state[6] = "";
     tdb_kind kind = TDB_CONNECTION;
 
@@ -287,22 +199,22 @@ static PGconn *connect_once(tdb_conn *conn, double deadline, tdb_error *err, int
     }
     PQsetErrorVerbosity(pg, PQERRORS_VERBOSE);
     PQsetNoticeReceiver(pg, receive_notice, conn);
-    if (PQstatus(pg) != CONNECTION_BAD) {
-        PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-        while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
-            int r = wait_socket(pg, st == PGRES_POLLING_WRITING, deadline);
-            if (r == 0) {
-                kind = TDB_TIMEOUT;
-                break;
-            }
-            if (r < 0)
-                break;
-            st = PQconnectPoll(pg);
+    /* CONNECTION_BAD already: a Unix socket refused at once (options were checked by conninfo.c). */
+    if (PQstatus(pg) == CONNECTION_BAD)
+        st = PGRES_POLLING_FAILED;
+    while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+        int r = wait_socket(pg, st == PGRES_POLLING_WRITING, deadline);
+        if (r == 0) {
+            kind = TDB_TIMEOUT;
+            break;
         }
-        if (st == PGRES_POLLING_OK) {
-            PQsetErrorVerbosity(pg, PQERRORS_DEFAULT);
-            return pg;
-        }
+        if (r < 0)
+            break;
+        st = PQconnectPoll(pg);
+    }
+    if (st == PGRES_POLLING_OK) {
+        PQsetErrorVerbosity(pg, PQERRORS_DEFAULT);
+        return pg;
     }
     if (kind == TDB_TIMEOUT) {
         tdb_error_set(err, TDB_TIMEOUT, NULL,
@@ -320,7 +232,6 @@ static PGconn *connect_once(tdb_conn *conn, double deadline, tdb_error *err, int
                      "could not connect: the server requires a password and none was given");
     }
     *retryable = connect_retryable(pg, state, kind);
-    tdb_conn_scrub(conn, err);
     PQfinish(pg);
     return NULL;
 }
@@ -409,10 +320,16 @@ static int connect_with_retry(tdb_conn *conn, tdb_error *err)
 
 static void free_params(tdb_conn *conn)
 {
-    for (int i = 0; i <= TDB_MAX_CONN_PARAMS; i++) {
+    for (int i = 0; conn->values && conn->keywords[i]; i++) {
+        if (strcmp(conn->keywords[i], "password") == 0)
+            memset(conn->values[i], 0, strlen(conn->values[i]));
         free(conn->values[i]);
-        conn->values[i] = NULL;
     }
+    free(conn->values);
+    free(conn->keywords);
+    conn->values = NULL;
+    conn->keywords = NULL;
+    tdb_conninfo_free(&conn->url);
 }
 
 tdb_conn *tdb_connect(const tdb_conn_options *opts, tdb_error *err)
@@ -420,7 +337,6 @@ tdb_conn *tdb_connect(const tdb_conn_options *opts, tdb_error *err)
     tdb_conn_options defaults;
     tdb_conn *conn = NULL;
     char *url = NULL;
-    url_facts facts = { 0 };
 
     tdb_error_clear(err);
     if (!opts) {
@@ -433,17 +349,19 @@ tdb_conn *tdb_connect(const tdb_conn_options *opts, tdb_error *err)
             tdb_error_set(err, TDB_NOMEM, NULL, "not enough memory");
         return NULL;
     }
-    if (inspect_url(url, &facts, err) != 0)
-        goto fail;
     conn = calloc(1, sizeof *conn);
-    if (!conn || build_params(conn, url, &facts, opts) != 0) {
+    if (!conn) {
         tdb_error_set(err, TDB_NOMEM, NULL, "not enough memory");
         goto fail;
     }
-    conn->secret = facts.password;
-    facts.password = NULL;
-    conn->remote = facts.remote;
-    conn->pooler_host = facts.pooler_host;
+    if (tdb_conninfo_parse(url, &conn->url, err) != 0)
+        goto fail;
+    if (build_params(conn, &conn->url, opts) != 0) {
+        tdb_error_set(err, TDB_NOMEM, NULL, "not enough memory");
+        goto fail;
+    }
+    conn->remote = conn->url.remote;
+    conn->pooler_host = conn->url.pooler_host;
     conn->connect_timeout = opts->connect_timeout > 0 ? opts->connect_timeout : DEFAULT_CONNECT_TIMEOUT;
     conn->statement_timeout = opts->statement_timeout > 0 ? opts->statement_timeout : 0;
     conn->retries = opts->retries >= 0 ? opts->retries : 0;
@@ -452,12 +370,12 @@ tdb_conn *tdb_connect(const tdb_conn_options *opts, tdb_error *err)
         goto fail;
     if (connect_with_retry(conn, err) != 0)
         goto fail;
+    memset(url, 0, strlen(url));
     free(url);
     return conn;
 
 fail:
-    tdb_error_scrub(err->message, facts.password ? facts.password : (conn ? conn->secret : NULL));
-    free(facts.password);
+    memset(url, 0, strlen(url));
     free(url);
     tdb_conn_close(conn);
     return NULL;
@@ -481,10 +399,6 @@ void tdb_conn_close(tdb_conn *conn)
     conn->router = NULL;
     tdb_conn_drop(conn);
     free_params(conn);
-    if (conn->secret) {
-        memset(conn->secret, 0, strlen(conn->secret));
-        free(conn->secret);
-    }
     free(conn);
 }
 
