@@ -1,10 +1,7 @@
 /*
- * conn.c — establishing and re-establishing the connection.
- *
- * Connects with PQconnectStartParams and drives PQconnectPoll itself so
- * one deadline (connect_timeout) bounds every attempt and every backoff
- * sleep together: a hung server or a database that never wakes fails in
- * time.  What may be retried is decided in one place, connect_retryable.
+ * conn.c — the connection's life: made from the URL (conninfo.c), its
+ * hosts connected within connect_timeout (connect.c), re-established when
+ * the server closed it between calls, closed.
  */
 #include <errno.h>
 #include <limits.h>
@@ -21,8 +18,6 @@
 
 #define DEFAULT_CONNECT_TIMEOUT 5.0
 #define DEFAULT_RETRIES 3
-#define BACKOFF_FIRST 0.1   /* seconds; doubles per attempt, jittered */
-#define BACKOFF_MAX 2.0
 
 double tdb_now(void)
 {
@@ -63,19 +58,6 @@ void tdb_conn_scrub(const tdb_conn *conn, tdb_error *err)
     (void)err;
 }
 
-/*
- * Server notices (NOTICE, WARNING) never reach the user's stderr.  A FATAL
- * outside a statement arrives here too: the server is closing the session
- * (restart, pg_terminate_backend, idle_session_timeout).
- */
-static void receive_notice(void *arg, const PGresult *res)
-{
-    tdb_conn *conn = arg;
-    const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
-    if (severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
-        conn->goodbye = 1;
-}
-
 static int add_param(tdb_conn *conn, int *n, const char *key, const char *value)
 {
     conn->keywords[*n] = key;
@@ -84,6 +66,13 @@ static int add_param(tdb_conn *conn, int *n, const char *key, const char *value)
         return -1;
     (*n)++;
     return 0;
+}
+
+/* Set per attempt by connect.c: one host at a time, target_session_attrs decided there. */
+static int per_attempt(const char *keyword)
+{
+    return strcmp(keyword, "host") == 0 || strcmp(keyword, "hostaddr") == 0 ||
+           strcmp(keyword, "port") == 0 || strcmp(keyword, "target_session_attrs") == 0;
 }
 
 /*
@@ -102,9 +91,12 @@ static int build_params(tdb_conn *conn, const tdb_conninfo *ci, const tdb_conn_o
         return -1;
     if (add_param(conn, &n, "fallback_application_name", "taskshell"))
         return -1;
-    for (int i = 0; i < ci->nopts; i++)
+    for (int i = 0; i < ci->nopts; i++) {
+        if (per_attempt(ci->keywords[i]))
+            continue;
         if (add_param(conn, &n, ci->keywords[i], ci->values[i]))
             return -1;
+    }
     if (add_param(conn, &n, "client_encoding", "UTF8"))
         return -1;
     if (ci->remote && !ci->has_sslmode && add_param(conn, &n, "sslmode", "require"))
@@ -115,155 +107,13 @@ static int build_params(tdb_conn *conn, const tdb_conninfo *ci, const tdb_conn_o
 }
 
 /*
- * The SQLSTATE of a failed connection attempt.  libpq exposes it only in
- * the formatted message, so attempts run with PQERRORS_VERBOSE, whose
- * format is "SEVERITY:  SQLSTATE: message".  "" when the server never
- * answered (refused, unreachable, TLS).
- */
-static void connect_sqlstate(const char *msg, char state[6])
-{
-    const char *p;
-    state[0] = '\0';
-    for (p = msg; p && (p = strstr(p, ":  ")) != NULL; p += 3) {
-        const char *s = p + 3;
-        int ok = 1;
-        for (int i = 0; i < 5 && ok; i++)
-            if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')))
-                ok = 0;
-        if (ok && s[5] == ':') {
-            memcpy(state, s, 5);
-            state[5] = '\0';
-            return;
-        }
-    }
-}
-
-/* The message without the verbose extras: "FATAL:  28P01: x\nLOCATION: …" → "FATAL:  x". */
-static void connect_message(char *dst, size_t cap, const char *msg, const char *state)
-{
-    char buf[TDB_MESSAGE_MAX * 2];
-    char *loc, *code;
-    snprintf(buf, sizeof buf, "%s", msg ? msg : "");
-    while ((loc = strstr(buf, "\nLOCATION:")) != NULL) {
-        char *end = strchr(loc + 1, '\n');
-        if (end)
-            memmove(loc, end, strlen(end) + 1);
-        else
-            *loc = '\0';
-    }
-    if (state[0]) {
-        char pat[9];
-        snprintf(pat, sizeof pat, "%s: ", state);
-        while ((code = strstr(buf, pat)) != NULL)
-            memmove(code, code + 7, strlen(code + 7) + 1);
-    }
-    tdb_copy_line(dst, cap, buf);
-}
-
-/* What a failed attempt means for retrying: one function, one rule set. */
-static int connect_retryable(PGconn *pg, const char *state, tdb_kind kind)
-{
-    if (kind == TDB_TIMEOUT)
-        return 0;   /* the whole budget is spent */
-    if (state[0] == '\0')
-        /* The server never answered (refused, reset, DNS, TLS) — unless it asked for a password we lack. */
-        return !(pg && PQconnectionNeedsPassword(pg));
-    /* The server answered: retry only "not now" answers. */
-    return strcmp(state, TDB_SQLSTATE_CANNOT_CONNECT_NOW) == 0 ||
-           strcmp(state, TDB_SQLSTATE_TOO_MANY_CONNECTIONS) == 0 ||
-           strcmp(state, TDB_SQLSTATE_ADMIN_SHUTDOWN) == 0 ||
-           tdb_sqlstate_in(state, TDB_SQLCLASS_CONNECTION_EXCEPTION);
-}
-
-static int wait_socket(PGconn *pg, int for_write, double deadline)
-{
-    struct pollfd pfd;
-    pfd.fd = PQsocket(pg);
-    pfd.events = for_write ? POLLOUT : POLLIN;
-    return tdb_poll_until(&pfd, deadline);
-}
-
-/* One attempt.  Returns the connection, or NULL with err and *retryable set. */
-static PGconn *connect_once(tdb_conn *conn, double deadline, tdb_error *err, int *retryable)
-{
-    PGconn *pg = PQconnectStartParams((const char *const *)conn->keywords,
-                                      (const char *const *)conn->values, 0);
-    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-    char state[6] = "";
-    tdb_kind kind = TDB_CONNECTION;
-
-    *retryable = 0;
-    if (!pg) {
-        tdb_error_set(err, TDB_NOMEM, NULL, "not enough memory to connect");
-        return NULL;
-    }
-    PQsetErrorVerbosity(pg, PQERRORS_VERBOSE);
-    PQsetNoticeReceiver(pg, receive_notice, conn);
-    /* CONNECTION_BAD already: a Unix socket refused at once (options were checked by conninfo.c). */
-    if (PQstatus(pg) == CONNECTION_BAD)
-        st = PGRES_POLLING_FAILED;
-    while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
-        int r = wait_socket(pg, st == PGRES_POLLING_WRITING, deadline);
-        if (r == 0) {
-            kind = TDB_TIMEOUT;
-            break;
-        }
-        if (r < 0)
-            break;
-        st = PQconnectPoll(pg);
-    }
-    if (st == PGRES_POLLING_OK) {
-        PQsetErrorVerbosity(pg, PQERRORS_DEFAULT);
-        return pg;
-    }
-    if (kind == TDB_TIMEOUT) {
-        tdb_error_set(err, TDB_TIMEOUT, NULL,
-                      "could not connect within connect_timeout (%g s): the server did not answer",
-                      conn->connect_timeout);
-    } else {
-        char line[TDB_MESSAGE_MAX];
-        connect_sqlstate(PQerrorMessage(pg), state);
-        connect_message(line, sizeof line, PQerrorMessage(pg), state);
-        tdb_error_set(err, TDB_CONNECTION, NULL, "could not connect: %s",
-                      line[0] ? line : "connection failed");
-        snprintf(err->sqlstate, sizeof err->sqlstate, "%s", state);
-        if (!state[0] && PQconnectionNeedsPassword(pg))
-            snprintf(err->message, sizeof err->message,
-                     "could not connect: the server requires a password and none was given");
-    }
-    *retryable = connect_retryable(pg, state, kind);
-    PQfinish(pg);
-    return NULL;
-}
-
-static void sleep_seconds(double s)
-{
-    struct timespec ts;
-    if (s <= 0)
-        return;
-    ts.tv_sec = (time_t)s;
-    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static double jitter(void)
-{
-    static unsigned seed;
-    if (!seed)
-        seed = (unsigned)getpid() ^ (unsigned)time(NULL);
-    return 0.5 + (double)(rand_r(&seed) % 1000) / 1000.0;  /* 0.5 .. 1.5 */
-}
-
-/*
  * Which backend are we on?  A proxy answers the startup with its own key,
  * so the server's pid tells; it is asked with the first statement (exec.c),
  * not in a round trip of its own.  Until then statements are unnamed,
  * which is always safe.
  */
-static int after_connect(tdb_conn *conn, double deadline)
+static void after_connect(tdb_conn *conn)
 {
-    (void)deadline;
     memset(conn->prepared, 0, sizeof conn->prepared);
     conn->proxy_unknown = 0;
     switch (conn->prepare_mode) {
@@ -275,47 +125,17 @@ static int after_connect(tdb_conn *conn, double deadline)
         conn->use_prepared = 0;
         break;
     }
-    return 0;
 }
 
-/* Bounded retry: at most 1 + retries attempts, all inside connect_timeout. */
+/* Every host of the URL, retried, all inside connect_timeout (connect.c). */
 static int connect_with_retry(tdb_conn *conn, tdb_error *err)
 {
-    double start = tdb_now();
-    double deadline = start + conn->connect_timeout;
-    int attempt;
-
-    for (attempt = 0;; attempt++) {
-        int retryable;
-        double pause;
-        conn->pg = connect_once(conn, deadline, err, &retryable);
-        if (conn->pg && after_connect(conn, deadline) != 0) {
-            tdb_error_set(err, TDB_TIMEOUT, NULL,
-                          "could not connect within connect_timeout (%g s): the server stopped answering",
-                          conn->connect_timeout);
-            tdb_conn_drop(conn);
-            break;
-        }
-        if (conn->pg) {
-            tdb_error_clear(err);
-            return 0;
-        }
-        if (!retryable || attempt >= conn->retries)
-            break;
-        pause = BACKOFF_FIRST * pow(2.0, attempt);
-        if (pause > BACKOFF_MAX)
-            pause = BACKOFF_MAX;
-        pause *= jitter();
-        if (tdb_now() + pause >= deadline)
-            break;
-        sleep_seconds(pause);
-    }
-    if (attempt > 0) {
-        size_t len = strlen(err->message);
-        snprintf(err->message + len, sizeof err->message - len,
-                 " (%d attempts in %.1f s)", attempt + 1, tdb_now() - start);
-    }
-    return -1;
+    conn->pg = tdb_connect_hosts(conn, err);
+    if (!conn->pg)
+        return -1;
+    after_connect(conn);
+    tdb_error_clear(err);
+    return 0;
 }
 
 static void free_params(tdb_conn *conn)

@@ -63,6 +63,13 @@ int tdb_poll_until(struct pollfd *pfd, double deadline);
  */
 int tdb_conn_ensure_live(tdb_conn *conn, int probe, tdb_error *err);
 
+/*
+ * Connects to the first host of the URL that answers and suits its
+ * target_session_attrs, retrying within connect_timeout (connect.c).
+ * NULL with err set (connection, timeout or memory).
+ */
+PGconn *tdb_connect_hosts(tdb_conn *conn, tdb_error *err);
+
 /* Drops the PGconn (the next call reconnects). */
 void tdb_conn_drop(tdb_conn *conn);
 
