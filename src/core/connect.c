@@ -203,11 +203,8 @@ static int host_params(const tdb_conn *conn, const tdb_host *h, const char ***kw
         n++;
     *kw = calloc((size_t)n + 5, sizeof **kw);
     *val = calloc((size_t)n + 5, sizeof **val);
-    if (!*kw || !*val) {
-        free(*kw);
-        free(*val);
-        return -1;
-    }
+    if (!*kw || !*val)
+        return -1;   /* the caller frees both */
     for (; i < n; i++) {
         (*kw)[i] = conn->keywords[i];
         (*val)[i] = conn->values[i];
@@ -246,14 +243,14 @@ static PGconn *connect_host(tdb_conn *conn, const tdb_host *h, tdb_target target
     int timed_out = 0, suits;
 
     memset(a, 0, sizeof *a);
-    if (host_params(conn, h, &kw, &val) != 0 || !(pg = PQconnectStartParams(kw, val, 0))) {
-        free(kw);
-        free(val);
+    if (host_params(conn, h, &kw, &val) == 0)
+        pg = PQconnectStartParams(kw, val, 0);
+    free(kw);
+    free(val);
+    if (!pg) {
         *nomem = 1;
         return NULL;
     }
-    free(kw);
-    free(val);
     PQsetErrorVerbosity(pg, PQERRORS_VERBOSE);
     PQsetNoticeReceiver(pg, receive_notice, conn);
     /* CONNECTION_BAD already: a Unix socket refused at once (options were checked by conninfo.c). */
@@ -460,11 +457,16 @@ PGconn *tdb_connect_hosts(tdb_conn *conn, tdb_error *err)
             tdb_target target = passes == 1 ? ci->target : pass == 0 ? TDB_TARGET_STANDBY : TDB_TARGET_ANY;
             for (int i = 0; i < ci->nhosts && !pg && !nomem; i++) {
                 double now = tdb_now();
+                attempt a;
                 if (now >= deadline)
                     break;
                 pg = connect_host(conn, &ci->hosts[i], target,
-                                  fmin(deadline, now + share), deadline, &last[i], &nomem);
+                                  fmin(deadline, now + share), deadline, &a, &nomem);
                 attempts++;
+                /* Cut short by the end of connect_timeout: what an earlier round found still stands. */
+                if (!(a.state == HOST_TIMED_OUT && a.out_of_time && last[i].state != HOST_UNTRIED &&
+                      last[i].state != HOST_TIMED_OUT))
+                    last[i] = a;
             }
         }
         if (pg || nomem)
