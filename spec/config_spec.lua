@@ -7,8 +7,48 @@
 
 local helper = require("spec.helper")
 local taskdb = require("taskdb")
+local H = require("spec.support.procs")
 
 local SECRET = "hunter2secret"
+
+-- Passwords that break a URL when written raw ('@' and '/', a quote, '%'
+-- with no hex digits, a space, key=value syntax), and every 3-character
+-- piece of their letter/digit runs: what a parser would spill into a host
+-- name, a port or an error message.
+local HOSTILE = {
+  "Qx7@Zk9/Wm3Hy5",
+  'Rt5"Vb8%zzNm2 Lp4Kq',
+  "Jh6'Gf3\\Dz1 Xc9=Ty2",
+  "Ab3?Cd4#Ef5&Gh6=Ij7",
+}
+
+local function pieces(pw)
+  local list = {}
+  for run in pw:gmatch("%w+") do
+    for i = 1, #run - 2 do list[#list + 1] = run:sub(i, i + 2) end
+  end
+  return list
+end
+
+local function assert_no_piece(text, pw, what)
+  for _, piece in ipairs(pieces(pw)) do
+    assert.is_nil(text:find(piece, 1, true),
+      string.format("%s holds %q, a piece of the password %q: %s", what, piece, pw, text))
+  end
+end
+
+-- The forms a password takes in a URL, raw (not encoded or quoted), with
+-- nothing listening on the port (127.0.0.1:1 refuses at once).
+local FORMS = {
+  { "a URI's user info", function(pw)
+      return "postgresql://someone:" .. pw .. "@127.0.0.1:1/nowhere?sslmode=disable" end },
+  { "a URI's query", function(pw)
+      return "postgresql://127.0.0.1:1/nowhere?sslmode=disable&user=someone&password=" .. pw end },
+  { "key=value form, last", function(pw)
+      return "host=127.0.0.1 port=1 user=someone dbname=nowhere sslmode=disable password=" .. pw end },
+  { "key=value form, first", function(pw)
+      return "password=" .. pw .. " host=127.0.0.1 port=1 user=someone dbname=nowhere sslmode=disable" end },
+}
 
 -- Connects with `connect_args` (Lua source) and prints one of
 --   OK <dbname>
@@ -34,6 +74,87 @@ local function refused_url(password)
   return string.format("postgresql://someone%s@127.0.0.1:1/nowhere?sslmode=disable",
     password and (":" .. password) or "")
 end
+
+-- Single letters, and a word every message holds: a message is never
+-- masked, so it reads exactly as it would with no password at all.
+local SHORT = { "s", "p", "o", "e", "password" }
+
+describe("messages are not masked", function()
+  local function same_as_without(with_pw, without_pw)
+    local ok1, e1 = pcall(taskdb.connect, { url = with_pw, retries = 0 })
+    local ok2, e2 = pcall(taskdb.connect, { url = without_pw, retries = 0 })
+    assert.is_false(ok1)
+    assert.is_false(ok2)
+    assert.are.equal("connection", e1.kind, tostring(e1))
+    assert.are.equal(e2.message, e1.message)
+    assert.are.equal(tostring(e2), tostring(e1))
+    assert.is_truthy(e1.message:find("server", 1, true), e1.message)
+    assert.is_truthy(e1.message:find("port", 1, true), e1.message)
+  end
+
+  for _, pw in ipairs(SHORT) do
+    it(string.format("password %q in a URI: the refusal reads as without it", pw), function()
+      same_as_without("postgresql://someone:" .. pw .. "@127.0.0.1:1/nowhere?sslmode=disable",
+                      "postgresql://someone@127.0.0.1:1/nowhere?sslmode=disable")
+    end)
+
+    it(string.format("password %q in key=value form: the refusal reads as without it", pw), function()
+      same_as_without("host=127.0.0.1 port=1 user=someone dbname=nowhere sslmode=disable password=" .. pw,
+                      "host=127.0.0.1 port=1 user=someone dbname=nowhere sslmode=disable")
+    end)
+
+    it(string.format("password %q, wrong, over TCP: the server's words are whole", pw), function()
+      local url = helper.tcp_url():gsub("^(%a+://[^:/@]*:)[^@]*@", "%1" .. pw .. "@", 1)
+      local ok, e = pcall(taskdb.connect, { url = url, retries = 0 })
+      assert.is_false(ok)
+      assert.are.equal("connection", e.kind, tostring(e))
+      assert.are.equal("28P01", e.sqlstate)
+      assert.is_truthy(e.message:find('password authentication failed for user "' ..
+        helper.tcp_url():match("^%a+://([^:/@]*)") .. '"', 1, true), e.message)
+    end)
+  end
+
+  it("a URL error names the unknown option instead of blanking every quoted word", function()
+    local ok, e = pcall(taskdb.connect, "host=127.0.0.1 nosuchoption=1 password=s")
+    assert.is_false(ok)
+    assert.are.equal("config", e.kind)
+    assert.is_truthy(e.message:find('unknown option "nosuchoption"', 1, true), e.message)
+    assert.is_nil(e.message:find("***", 1, true), e.message)
+  end)
+end)
+
+describe("a malformed option", function()
+  -- Each is refused by reading the URL, before anything is dialled: config,
+  -- not connection, and never retried.
+  local cases = {
+    { "sslmode=bogus", "postgresql://someone@127.0.0.1:1/db?sslmode=bogus", "sslmode" },
+    { "port notaport", "postgresql://someone@127.0.0.1:notaport/db", "port" },
+    { "port notaport (key=value)", "host=127.0.0.1 port=notaport dbname=db", "port" },
+    { "target_session_attrs=bogus", "postgresql://someone@127.0.0.1:1/db?target_session_attrs=bogus",
+      "target_session_attrs" },
+    { "an empty URL", "", "empty" },
+    { "a blank URL", "   ", "empty" },
+    { "hostaddr holding a name", "hostaddr=db.example.com dbname=db", "hostaddr" },
+    { "more ports than hosts", "postgresql://a:1,b:2/db?port=1,2,3", "port" },
+  }
+  for _, c in ipairs(cases) do
+    it(c[1] .. " is a config error at once, not retried", function()
+      local elapsed, ok, e = H.timed(taskdb.connect, { url = c[2], retries = 3, connect_timeout = 5 })
+      assert.is_false(ok)
+      helper.check_error_object(e)
+      assert.are.equal("config", e.kind, tostring(e))
+      assert.is_truthy(e.message:find(c[3], 1, true), e.message)
+      assert.is_nil(e.message:find("attempts", 1, true), e.message)
+      assert.is_true(elapsed < 0.5, "took " .. elapsed .. " s")
+    end)
+  end
+
+  it("url = \"\" in the options table is a config error too (not the default socket)", function()
+    local ok, e = pcall(taskdb.connect, { url = "" })
+    assert.is_false(ok)
+    assert.are.equal("config", e.kind, tostring(e))
+  end)
+end)
 
 describe("configuration", function()
   local dir
@@ -129,6 +250,57 @@ describe("configuration", function()
       local ok, r = run(nil, {})
       assert.is_false(ok)
       assert.are.equal("config", r.kind)
+    end)
+
+    it("has lines of any length: a commented-out URL at the end of a long comment stays a comment", function()
+      for _, fill in ipairs{ 8189, 8190, 20000 } do
+        write_dotenv("DATABASE_URL=" .. helper.url() .. "\n# " .. string.rep("x", fill) ..
+                     "DATABASE_URL=" .. refused_url() .. "\n")
+        local ok, r = run("{ retries = 0 }", {})
+        assert_connected(ok, r)
+      end
+    end)
+
+    it("copied unchanged from .env.example: config at once, saying the placeholders were not filled in", function()
+      helper.write_file(dir .. "/.env", helper.read_file(helper.project_dir .. "/.env.example"))
+      local t0 = H.now()
+      local ok, r = run(nil, {})
+      local elapsed = H.now() - t0
+      assert.is_false(ok)
+      assert.are.equal("config", r.kind, r.text)
+      assert.is_truthy(r.message:find("placeholder", 1, true), r.message)
+      assert.is_truthy(r.message:find("HOST", 1, true), r.message)
+      assert.is_nil(r.message:find("attempts", 1, true), r.message)
+      assert.is_true(elapsed < 2, "took " .. elapsed .. " s")
+    end)
+
+    it("that is a directory: config, saying so (not 'not set')", function()
+      os.execute("mkdir " .. helper.shell_quote(dir .. "/.env"))
+      local ok, r = run(nil, {})
+      assert.is_false(ok)
+      assert.are.equal("config", r.kind, r.text)
+      assert.is_truthy(r.message:find("directory", 1, true), r.message)
+      assert.is_nil(r.message:find("not set", 1, true), r.message)
+    end)
+
+    it("that is a FIFO with no writer: config at once, never a hang", function()
+      assert.is_true(os.execute("mkfifo " .. helper.shell_quote(dir .. "/.env")) == true)
+      local out, errf = dir .. "/out", dir .. "/err"
+      local t0 = H.now()
+      -- `timeout` so that a blocking open fails this test instead of hanging the suite
+      local _, _, code = os.execute(string.format(
+        "cd %s && timeout -k 2 10 env -i PATH=%s HOME=%s %s -e %s >%s 2>%s",
+        helper.shell_quote(dir), helper.shell_quote(os.getenv("PATH") or "/usr/bin:/bin"),
+        helper.shell_quote(dir), helper.shell_quote(helper.host),
+        helper.shell_quote('require("taskdb").connect{ connect_timeout = 2 }'),
+        helper.shell_quote(out), helper.shell_quote(errf)))
+      local elapsed = H.now() - t0
+      local stderr = helper.read_file(errf)
+      assert.are_not.equal(124, code, "connect hung on the FIFO")
+      assert.are_not.equal(0, code)
+      assert.is_true(elapsed < 2, "took " .. elapsed .. " s")
+      assert.is_truthy(stderr:find("config", 1, true), stderr)
+      assert.is_truthy(stderr:find("not a regular file", 1, true), stderr)
     end)
 
     it("with an unterminated quote gives a config error that shows no password", function()
@@ -275,6 +447,39 @@ describe("configuration", function()
       assert.is_falsy(r.text:find(SECRET, 1, true), r.text)
     end)
 
+    for _, pw in ipairs(HOSTILE) do
+      for _, form in ipairs(FORMS) do
+        local url = form[2](pw)
+        it(string.format("password %q raw in %s: no piece of it in message, tostring or stderr", pw, form[1]), function()
+          local ok, e = pcall(taskdb.connect, { url = url, retries = 0 })
+          assert.is_false(ok)
+          helper.check_error_object(e)
+          assert.is_truthy(e.kind == "config" or e.kind == "connection", tostring(e))
+          assert_no_piece(e.message, pw, "err.message")
+          assert_no_piece(tostring(e), pw, "tostring(err)")
+          for k, v in pairs(e) do assert_no_piece(tostring(v), pw, "err." .. tostring(k)) end
+          local code, out, err = helper.taskshell('require("taskdb").connect{ retries = 0 }',
+            { HOME = dir, DATABASE_URL = url }, { clean = true, cwd = dir })
+          assert.are_not.equal(0, code)
+          assert.is_truthy(err:find(e.kind, 1, true), err)
+          assert_no_piece(err, pw, "taskshell's stderr")
+          assert_no_piece(out, pw, "taskshell's stdout")
+        end)
+      end
+    end
+
+    it("the password that leaked as a host name and a port is refused before connecting", function()
+      for _, url in ipairs{ "postgresql://app:Qx7@Zk9/Wm3Hy5@127.0.0.1/db",
+                            "postgresql://Qx7@Zk9/Wm3Hy5@127.0.0.1:5432/db" } do
+        local elapsed, ok, e = H.timed(taskdb.connect, { url = url, retries = 3 })
+        assert.is_false(ok)
+        assert.are.equal("config", e.kind, tostring(e))
+        assert.is_true(elapsed < 0.5, "took " .. elapsed .. " s")
+        assert.is_truthy(e.message:find("%40", 1, true), e.message)
+        assert_no_piece(tostring(e), "Qx7@Zk9/Wm3Hy5", "tostring(err)")
+      end
+    end)
+
     it("an uncaught connection error: stderr shows no password", function()
       local code, out, err = helper.taskshell(
         'require("taskdb").connect{ retries = 0 }',
@@ -286,3 +491,5 @@ describe("configuration", function()
     end)
   end)
 end)
+
+teardown(H.cleanup)

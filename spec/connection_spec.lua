@@ -759,6 +759,39 @@ describe("TLS", function()
       assert.equal("connection", db.kind, tostring(db))
     end
   end)
+
+  -- Whether a host is local is decided by what it is, not how it starts:
+  -- 127.example.com is a name (only localhost is a local name), even when
+  -- hostaddr dials 127.0.0.1.  The pooler speaks no TLS, so a forced
+  -- sslmode=require shows as a refusal, and its absence as a clear-text
+  -- connection.
+  local function pooler_conninfo(host, hostaddr)
+    local u = parse_url(H.env("TASKDB_TEST_BOUNCER_URL"))
+    return "host=" .. host .. (hostaddr and (" hostaddr=" .. hostaddr) or "") ..
+           " port=" .. u.port .. " dbname=" .. u.dbname .. " user=" .. u.user
+  end
+
+  for _, name in ipairs{ "127.example.com", "127.0.0.1.example.com", "localhost.example.com" } do
+    it("a name that only looks local (" .. name .. ", dialled at 127.0.0.1) gets sslmode=require", function()
+      local ok, db = pcall(taskdb.connect, { url = pooler_conninfo(name, "127.0.0.1"), retries = 0,
+                                             connect_timeout = 5 })
+      if ok then
+        local ssl = db:info().ssl
+        db:close()
+        assert.equal("on", ssl, "connected in clear text")
+      else
+        assert.equal("connection", db.kind, tostring(db))
+      end
+    end)
+  end
+
+  for _, local_host in ipairs{ { "localhost", "127.0.0.1" }, { "127.0.0.1" }, { "localhost" } } do
+    it("a local host (" .. table.concat(local_host, " at ") .. ") is not forced to TLS", function()
+      local db = taskdb.connect{ url = pooler_conninfo(local_host[1], local_host[2]), retries = 0 }
+      assert.equal("off", db:info().ssl)
+      db:close()
+    end)
+  end
 end)
 
 describe("a server crash #direct_only", function()

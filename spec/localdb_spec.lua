@@ -17,13 +17,20 @@ local function is_root()
   return helper.trim(out) == "0"
 end
 
--- A project copy holding only what localdb.sh needs.
+-- A project copy holding what the spec runs: localdb.sh, and taskshell with
+-- the lua/ modules beside it.  The checkout itself may be out of another
+-- user's reach (a clone under /root, mode 0700), so nothing is run from it.
 local function project_copy(owner)
   local dir = helper.tmpdir()
-  assert(sh("mkdir -p " .. dir .. "/p/scripts && cp " .. helper.project_dir ..
-            "/scripts/localdb.sh " .. dir .. "/p/scripts/ && chmod 755 " .. dir) == 0)
-  if owner then assert(sh("chown -R " .. owner .. " " .. dir .. "/p") == 0) end
-  return dir, dir .. "/p"
+  local p = dir .. "/p"
+  local q = helper.shell_quote
+  assert(sh("mkdir -p " .. q(p .. "/scripts") .. " " .. q(p .. "/build") ..
+            " && cp " .. q(helper.project_dir .. "/scripts/localdb.sh") .. " " .. q(p .. "/scripts/") ..
+            " && cp " .. q(helper.host) .. " " .. q(p .. "/build/taskshell") ..
+            " && cp -R " .. q(helper.project_dir .. "/lua") .. " " .. q(p .. "/lua") ..
+            " && chmod -R a+rX " .. q(p) .. " && chmod 755 " .. q(dir)) == 0)
+  if owner then assert(sh("chown -R " .. owner .. " " .. q(p)) == 0) end
+  return dir, p
 end
 
 local function localdb(project, cmd, as_user)
@@ -32,12 +39,25 @@ local function localdb(project, cmd, as_user)
   return sh("cd " .. project .. " && " .. run)
 end
 
-local function run_lua(url, code, as_user)
-  local file = os.tmpname()
+-- A sanitizer's suppressions file in the checkout is out of reach too: the
+-- variable is pointed at a copy.
+local function sanitizer_env(project)
+  local lsan = os.getenv("LSAN_OPTIONS")
+  local supp = lsan and lsan:match("suppressions=([^:]+)")
+  if not supp then return "" end
+  local copy = project .. "/lsan.supp"
+  assert(sh("cp " .. helper.shell_quote(supp) .. " " .. helper.shell_quote(copy) ..
+            " && chmod 644 " .. helper.shell_quote(copy)) == 0)
+  return "LSAN_OPTIONS=" .. helper.shell_quote((lsan:gsub("suppressions=[^:]+", "suppressions=" .. copy))) .. " "
+end
+
+local function run_lua(project, url, code, as_user)
+  local file = project .. "/probe.lua"
   helper.write_file(file, code)
   sh("chmod 644 " .. file)
-  local cmd = "env DATABASE_URL=" .. helper.shell_quote(url) .. " " .. helper.host .. " " .. file
-  if as_user then cmd = "runuser -u " .. as_user .. " -- " .. cmd end
+  local cmd = "env " .. sanitizer_env(project) .. "DATABASE_URL=" .. helper.shell_quote(url) .. " " ..
+              project .. "/build/taskshell " .. file
+  if as_user then cmd = "cd / && runuser -u " .. as_user .. " -- " .. cmd end
   local rc, out = sh(cmd)
   os.remove(file)
   return rc, out
@@ -54,7 +74,7 @@ local function check_cluster(project, as_user)
   assert.truthy(url:find("host=/", 1, true), "a Unix socket URL: " .. url)
 
   -- Data written in one run is there after a stop and a start.
-  rc, out = run_lua(url, [[
+  rc, out = run_lua(project, url, [[
     local db = require("taskdb").connect()
     db:init_db()
     db:create_task{ user_id = "localdb-spec", title = "kept" }
@@ -64,7 +84,7 @@ local function check_cluster(project, as_user)
   assert.is_not.equal(0, (localdb(project, "status", as_user)))
   assert.equal(0, (localdb(project, "start", as_user)))
   assert.equal(0, (localdb(project, "start", as_user)), "start is idempotent")
-  rc, out = run_lua(url, [[
+  rc, out = run_lua(project, url, [[
     local db = require("taskdb").connect()
     io.write(db:count_tasks{ user_id = "localdb-spec" })
   ]], as_user)
@@ -72,7 +92,7 @@ local function check_cluster(project, as_user)
   assert.equal("1", helper.trim(out))
 
   -- No TCP listener: the server has no listen address at all.
-  rc, out = run_lua(url, [[
+  rc, out = run_lua(project, url, [[
     local db = require("taskdb").connect()
     io.write(tostring(db:info().host))
   ]], as_user)

@@ -3,10 +3,16 @@
  * the environment winning over the file.  Files live in a private mkdtemp
  * directory that is removed at the end.
  */
+#include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -104,6 +110,156 @@ static void test_dotenv(void)
     test_cond("dotenv: a bad later assignment fails, nothing leaks", rc == -1 && value == NULL);
 }
 
+/* Lines of any length: a long comment is one line, whatever its tail says. */
+static void test_long_lines(void)
+{
+    size_t pad = 3 * 8192 + 100;
+    size_t cap = pad + 256;
+    char *text = malloc(cap), *value = NULL;
+    tdb_error err;
+    int rc;
+
+    if (!text) {
+        test_cond("long lines: memory", 0);
+        return;
+    }
+    /*
+     * A real value, then a commented-out one at the end of a long comment;
+     * 8189 + "# " puts the tail right where an 8 KB buffer would split.
+     */
+    for (size_t fill = 8189; fill <= pad; fill += pad - 8189) {
+        size_t head = strlen("DATABASE_URL=postgresql://right@h/db\n# ");
+        strcpy(text, "DATABASE_URL=postgresql://right@h/db\n# ");
+        memset(text + head, 'x', fill);
+        strcpy(text + head + fill, "DATABASE_URL=postgresql://commented-out@h/db\n");
+        rc = lookup(text, "DATABASE_URL", &value, &err);
+        test_cond(fill == 8189 ? "long lines: a comment split at 8 KB stays a comment"
+                               : "long lines: a 24 KB comment ending in DATABASE_URL=... stays a comment",
+                  rc == 1 && ctest_streq(value, "postgresql://right@h/db"));
+        free(value);
+        value = NULL;
+    }
+
+    /* A value longer than any fixed buffer is read whole. */
+    strcpy(text, "K=");
+    memset(text + 2, 'v', pad);
+    strcpy(text + 2 + pad, "\n");
+    rc = lookup(text, "K", &value, &err);
+    test_cond("long lines: a 24 KB value is read whole", rc == 1 && value && strlen(value) == pad);
+    free(value);
+    free(text);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Files that exist but cannot be read say so, at once.  Each lookup runs in
+ * a child with an alarm, so a lookup that blocks (a FIFO with no writer)
+ * fails the test instead of hanging the suite.  As root the child reads as
+ * `nobody`, for whom a mode-000 file is unreadable.
+ */
+static int lookup_in_child(const char *path, int as_nobody, char *msg, size_t cap)
+{
+    int fds[2], status = 0;
+    ssize_t n;
+    pid_t pid;
+    if (pipe(fds) != 0)
+        return -9;
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        tdb_error err;
+        char *value = NULL;
+        int rc;
+        close(fds[0]);
+        alarm(3);
+        if (as_nobody && geteuid() == 0) {
+            struct passwd *pw = getpwnam("nobody");
+            if (!pw || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+                _exit(90);
+        }
+        tdb_error_clear(&err);
+        rc = tdb_dotenv_get(path, "DATABASE_URL", &value, &err);
+        if (write(fds[1], err.message, strlen(err.message)) < 0)
+            _exit(91);
+        free(value);
+        _exit(rc == -1 && err.kind == TDB_CONFIG ? 0 : 10 + rc);
+    }
+    close(fds[1]);
+    n = read(fds[0], msg, cap - 1);
+    msg[n > 0 ? n : 0] = '\0';
+    close(fds[0]);
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -9;
+    if (WIFSIGNALED(status))
+        return -WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
+static void test_unreadable(void)
+{
+    char path[PATH_MAX + 32], msg[TDB_MESSAGE_MAX];
+    tdb_error err;
+    char *url;
+    double t0;
+    int rc;
+
+    snprintf(path, sizeof path, "%s/fifo.env", dir);
+    if (mkfifo(path, 0600) != 0) {
+        test_cond("unreadable: mkfifo", 0);
+    } else {
+        t0 = now_s();
+        rc = lookup_in_child(path, 0, msg, sizeof msg);
+        test_cond("unreadable: a FIFO with no writer is a config error at once, not a hang",
+                  rc == 0 && now_s() - t0 < 2.0);
+        test_cond("unreadable: the FIFO message says it is not a regular file",
+                  ctest_contains(msg, "not a regular file") && ctest_contains(msg, path));
+        unlink(path);
+    }
+
+    snprintf(path, sizeof path, "%s/dir.env", dir);
+    if (mkdir(path, 0700) != 0) {
+        test_cond("unreadable: mkdir", 0);
+    } else {
+        rc = lookup_in_child(path, 0, msg, sizeof msg);
+        test_cond("unreadable: a directory is a config error saying so",
+                  rc == 0 && ctest_contains(msg, "is a directory") && ctest_contains(msg, path));
+        rmdir(path);
+    }
+
+    snprintf(path, sizeof path, "%s/locked.env", dir);
+    {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0000);
+        if (fd < 0 || write(fd, "DATABASE_URL=postgresql://h/db\n", 31) != 31 || close(fd) != 0) {
+            test_cond("unreadable: create a mode-000 file", 0);
+        } else {
+            /* nobody must reach the directory to meet the file's own mode */
+            chmod(dir, 0711);
+            rc = lookup_in_child(path, 1, msg, sizeof msg);
+            chmod(dir, 0700);
+            test_cond("unreadable: a file without read permission is a config error saying so",
+                      rc == 0 && ctest_contains(msg, "Permission denied") && ctest_contains(msg, path));
+        }
+        unlink(path);
+    }
+
+    snprintf(path, sizeof path, "%s/dir2.env", dir);
+    mkdir(path, 0700);
+    unsetenv("DATABASE_URL");
+    tdb_error_clear(&err);
+    url = tdb_config_database_url(path, &err);
+    test_cond("unreadable: DATABASE_URL from a directory is not 'not set' but what is wrong",
+              url == NULL && err.kind == TDB_CONFIG && ctest_contains(err.message, "directory") &&
+              !ctest_contains(err.message, "not set"));
+    free(url);
+    rmdir(path);
+}
+
 static void test_database_url(void)
 {
     tdb_error err;
@@ -167,6 +323,8 @@ int main(void)
     unsetenv("DATABASE_URL");
 
     test_dotenv();
+    test_long_lines();
+    test_unreadable();
     test_database_url();
 
     unlink(envfile);

@@ -179,7 +179,7 @@ static void test_offline(void)
     tdb_conn_close(c);
 }
 
-/* A wrong password over TCP: fails at once (not retried), scrubbed. */
+/* A wrong password over TCP: fails at once (not retried), no password in the message. */
 static void test_auth_failure(void)
 {
     const char *tcp = getenv("TASKDB_TEST_TCP_URL");

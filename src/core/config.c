@@ -1,9 +1,12 @@
 /* config.c — DATABASE_URL from the environment or a dotenv file. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -57,17 +60,59 @@ static char *dotenv_value(char *v)
     return v;
 }
 
+/*
+ * Opens the dotenv file for reading, or says what is wrong with it.  Opened
+ * non-blocking, so a FIFO with no writer cannot hang the caller; anything
+ * but a regular file is refused.  1: open (*f set); 0: there is no file;
+ * -1: err set.
+ */
+static int open_dotenv(const char *path, FILE **f, tdb_error *err)
+{
+    struct stat st;
+    const char *why = NULL;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+    *f = NULL;
+    if (fd < 0 && errno == ENOENT)
+        return 0;
+    if (fd < 0) {
+        tdb_error_set(err, TDB_CONFIG, NULL, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) != 0)
+        why = strerror(errno);
+    else if (S_ISDIR(st.st_mode))
+        why = "it is a directory, not a file";
+    else if (!S_ISREG(st.st_mode))
+        why = "it is not a regular file (a FIFO, socket or device); "
+              "DATABASE_URL is read only from a regular file";
+    if (why) {
+        tdb_error_set(err, TDB_CONFIG, NULL, "cannot read %s: %s", path, why);
+        close(fd);
+        return -1;
+    }
+    *f = fdopen(fd, "r");
+    if (!*f) {
+        close(fd);
+        tdb_error_set(err, TDB_NOMEM, NULL, "not enough memory");
+        return -1;
+    }
+    return 1;
+}
+
 int tdb_dotenv_get(const char *path, const char *key, char **out, tdb_error *err)
 {
-    FILE *f = fopen(path, "r");
-    char line[8192];
-    size_t keylen = strlen(key);
-    int lineno = 0, found = 0;
+    FILE *f;
+    char *line = NULL;
+    size_t cap = 0, keylen = strlen(key);
+    int lineno = 0, found = 0, opened;
 
     *out = NULL;
-    if (!f)
-        return 0;
-    while (fgets(line, sizeof line, f)) {
+    opened = open_dotenv(path, &f, err);
+    if (opened <= 0)
+        return opened;
+    /* Whole lines, however long: a comment never ends early and becomes a line of its own. */
+    while (getline(&line, &cap, f) >= 0) {
         char *p = skip_blanks(line), *value;
         lineno++;
         trim_right(p);
@@ -96,10 +141,19 @@ int tdb_dotenv_get(const char *path, const char *key, char **out, tdb_error *err
         }
         found = 1;
     }
+    if (found >= 0 && ferror(f)) {
+        tdb_error_set(err, TDB_CONFIG, NULL, "cannot read %s: %s", path, strerror(errno));
+        found = -1;
+    }
+    if (line) {
+        memset(line, 0, cap);
+        free(line);
+    }
     fclose(f);
     if (found < 0) {
         free(*out);
         *out = NULL;
+        return -1;
     }
     return found;
 }

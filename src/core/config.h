@@ -18,10 +18,12 @@ char *tdb_config_database_url(const char *dotenv_path, tdb_error *err);
 
 /*
  * The value of `key` in a dotenv file.  Returns 1 and sets *out when found,
- * 0 when the file or key is absent, -1 on a malformed line or no memory.
- * Rules: `KEY=value`, optional `export `, `#` comments, blank lines;
- * values in '…' are literal, values in "…" honour \n \" \\ escapes,
- * unquoted values end at ` #` and are trimmed.
+ * 0 when the file or key is absent, -1 (TDB_CONFIG, or TDB_NOMEM) on a
+ * malformed line, or a file that exists but cannot be read: unreadable, a
+ * directory, or not a regular file (a FIFO is refused, never waited on).
+ * Rules: `KEY=value`, optional `export `, `#` comments, blank lines, lines
+ * of any length; values in '…' are literal, values in "…" honour \n \" \\
+ * escapes, unquoted values end at ` #` and are trimmed.
  */
 int tdb_dotenv_get(const char *path, const char *key, char **out, tdb_error *err);
 

@@ -1,10 +1,7 @@
 /*
- * conn.c — establishing and re-establishing the connection.
- *
- * Connects with PQconnectStartParams and drives PQconnectPoll itself so
- * one deadline (connect_timeout) bounds every attempt and every backoff
- * sleep together: a hung server or a database that never wakes fails in
- * time.  What may be retried is decided in one place, connect_retryable.
+ * conn.c — the connection's life: made from the URL (conninfo.c), its
+ * hosts connected within connect_timeout (connect.c), re-established when
+ * the server closed it between calls, closed.
  */
 #include <errno.h>
 #include <limits.h>
@@ -21,8 +18,6 @@
 
 #define DEFAULT_CONNECT_TIMEOUT 5.0
 #define DEFAULT_RETRIES 3
-#define BACKOFF_FIRST 0.1   /* seconds; doubles per attempt, jittered */
-#define BACKOFF_MAX 2.0
 
 double tdb_now(void)
 {
@@ -59,116 +54,8 @@ void tdb_conn_options_init(tdb_conn_options *opts)
 
 void tdb_conn_scrub(const tdb_conn *conn, tdb_error *err)
 {
-    tdb_error_scrub(err->message, conn ? conn->secret : NULL);
-}
-
-/*
- * Server notices (NOTICE, WARNING) never reach the user's stderr.  A FATAL
- * outside a statement arrives here too: the server is closing the session
- * (restart, pg_terminate_backend, idle_session_timeout).
- */
-static void receive_notice(void *arg, const PGresult *res)
-{
-    tdb_conn *conn = arg;
-    const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
-    if (severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
-        conn->goodbye = 1;
-}
-
-static int is_loopback_host(const char *h)
-{
-    if (h[0] == '\0' || h[0] == '/' || h[0] == '@')   /* Unix socket */
-        return 1;
-    if (strcmp(h, "localhost") == 0 || strcmp(h, "::1") == 0 ||
-        strcmp(h, "[::1]") == 0 || strncmp(h, "127.", 4) == 0)
-        return 1;
-    return 0;
-}
-
-/* Any comma-separated host that is not loopback or a socket makes it remote. */
-static int hosts_remote(const char *hosts)
-{
-    char one[256];
-    const char *p = hosts;
-    if (!hosts || !*hosts)
-        return 0;
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        snprintf(one, sizeof one, "%.*s", (int)(n < sizeof one ? n : sizeof one - 1), p);
-        if (!is_loopback_host(one))
-            return 1;
-        p += n;
-        if (*p == ',')
-            p++;
-    }
-    return 0;
-}
-
-/* "…: \"s3cr%zzet\"" → "…: \"***\"" */
-static void blank_quoted(char *line)
-{
-    char *open, *close;
-    char *p = line;
-    while ((open = strchr(p, '"')) != NULL && (close = strchr(open + 1, '"')) != NULL) {
-        memmove(open + 4, close, strlen(close) + 1);
-        memcpy(open + 1, "***", 3);
-        p = open + 5;
-    }
-}
-
-typedef struct url_facts {
-    int remote;
-    int has_sslmode;
-    int has_application_name;
-    char *password;     /* malloc'd, or NULL */
-    int pooler_host;    /* a pooled endpoint by name (Neon: "-pooler") */
-} url_facts;
-
-static int inspect_url(const char *url, url_facts *facts, tdb_error *err)
-{
-    char *errmsg = NULL;
-    PQconninfoOption *opts = PQconninfoParse(url, &errmsg);
-    const char *host = NULL, *hostaddr = NULL;
-
-    memset(facts, 0, sizeof *facts);
-    if (!opts) {
-        char line[TDB_MESSAGE_MAX];
-        tdb_copy_line(line, sizeof line, errmsg ? errmsg : "out of memory");
-        blank_quoted(line);   /* libpq quotes the offending token: it may be the password */
-        tdb_error_set(err, errmsg ? TDB_CONFIG : TDB_NOMEM, NULL,
-                      "DATABASE_URL is not a valid PostgreSQL URI or key=value string: %s "
-                      "(percent-encode special characters in the password)",
-                      line);
-        tdb_error_scrub(err->message, NULL);
-        PQfreemem(errmsg);
-        return -1;
-    }
-    for (PQconninfoOption *o = opts; o->keyword; o++) {
-        if (!o->val || !*o->val)
-            continue;
-        if (strcmp(o->keyword, "host") == 0)
-            host = o->val;
-        else if (strcmp(o->keyword, "hostaddr") == 0)
-            hostaddr = o->val;
-        else if (strcmp(o->keyword, "sslmode") == 0)
-            facts->has_sslmode = 1;
-        else if (strcmp(o->keyword, "application_name") == 0)
-            facts->has_application_name = 1;
-        else if (strcmp(o->keyword, "password") == 0)
-            facts->password = strdup(o->val);
-    }
-    if (!host)
-        host = getenv("PGHOST");
-    if (!hostaddr)
-        hostaddr = getenv("PGHOSTADDR");
-    if (getenv("PGSSLMODE") && *getenv("PGSSLMODE"))
-        facts->has_sslmode = 1;
-    if (!facts->password && getenv("PGPASSWORD"))
-        facts->password = strdup(getenv("PGPASSWORD"));
-    facts->remote = hosts_remote(hostaddr) || hosts_remote(host);
-    facts->pooler_host = host && strstr(host, "-pooler") != NULL;
-    PQconninfoFree(opts);
-    return 0;
+    (void)conn;
+    (void)err;
 }
 
 static int add_param(tdb_conn *conn, int *n, const char *key, const char *value)
@@ -181,167 +68,42 @@ static int add_param(tdb_conn *conn, int *n, const char *key, const char *value)
     return 0;
 }
 
+/* Set per attempt by connect.c: one host at a time, target_session_attrs decided there. */
+static int per_attempt(const char *keyword)
+{
+    return strcmp(keyword, "host") == 0 || strcmp(keyword, "hostaddr") == 0 ||
+           strcmp(keyword, "port") == 0 || strcmp(keyword, "target_session_attrs") == 0;
+}
+
 /*
- * Defaults go before the URL (it may override them), forced values after
- * (they override it): every connection speaks UTF-8, and a password is
- * never sent in clear to a remote host by default.
+ * Defaults go before the URL's options (they may override them), forced
+ * values after (they override them): every connection speaks UTF-8, and a
+ * password is never sent in clear to a remote host by default.  The URL
+ * goes in as the keywords conninfo.c read from it, not as a string libpq
+ * would read again.
  */
-static int build_params(tdb_conn *conn, const char *url, const url_facts *facts,
-                        const tdb_conn_options *opts)
+static int build_params(tdb_conn *conn, const tdb_conninfo *ci, const tdb_conn_options *opts)
 {
     int n = 0;
-    if (add_param(conn, &n, "fallback_application_name", "taskshell") ||
-        add_param(conn, &n, "dbname", url) ||
-        add_param(conn, &n, "client_encoding", "UTF8"))
+    conn->keywords = calloc((size_t)ci->nopts + 8, sizeof *conn->keywords);
+    conn->values = calloc((size_t)ci->nopts + 8, sizeof *conn->values);
+    if (!conn->keywords || !conn->values)
         return -1;
-    if (facts->remote && !facts->has_sslmode && add_param(conn, &n, "sslmode", "require"))
+    if (add_param(conn, &n, "fallback_application_name", "taskshell"))
+        return -1;
+    for (int i = 0; i < ci->nopts; i++) {
+        if (per_attempt(ci->keywords[i]))
+            continue;
+        if (add_param(conn, &n, ci->keywords[i], ci->values[i]))
+            return -1;
+    }
+    if (add_param(conn, &n, "client_encoding", "UTF8"))
+        return -1;
+    if (ci->remote && !ci->has_sslmode && add_param(conn, &n, "sslmode", "require"))
         return -1;
     if (opts->application_name && add_param(conn, &n, "application_name", opts->application_name))
         return -1;
-    conn->keywords[n] = NULL;
-    conn->values[n] = NULL;
     return 0;
-}
-
-/*
- * The SQLSTATE of a failed connection attempt.  libpq exposes it only in
- * the formatted message, so attempts run with PQERRORS_VERBOSE, whose
- * format is "SEVERITY:  SQLSTATE: message".  "" when the server never
- * answered (refused, unreachable, TLS).
- */
-static void connect_sqlstate(const char *msg, char state[6])
-{
-    const char *p;
-    state[0] = '\0';
-    for (p = msg; p && (p = strstr(p, ":  ")) != NULL; p += 3) {
-        const char *s = p + 3;
-        int ok = 1;
-        for (int i = 0; i < 5 && ok; i++)
-            if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')))
-                ok = 0;
-        if (ok && s[5] == ':') {
-            memcpy(state, s, 5);
-            state[5] = '\0';
-            return;
-        }
-    }
-}
-
-/* The message without the verbose extras: "FATAL:  28P01: x\nLOCATION: …" → "FATAL:  x". */
-static void connect_message(char *dst, size_t cap, const char *msg, const char *state)
-{
-    char buf[TDB_MESSAGE_MAX * 2];
-    char *loc, *code;
-    snprintf(buf, sizeof buf, "%s", msg ? msg : "");
-    while ((loc = strstr(buf, "\nLOCATION:")) != NULL) {
-        char *end = strchr(loc + 1, '\n');
-        if (end)
-            memmove(loc, end, strlen(end) + 1);
-        else
-            *loc = '\0';
-    }
-    if (state[0]) {
-        char pat[9];
-        snprintf(pat, sizeof pat, "%s: ", state);
-        while ((code = strstr(buf, pat)) != NULL)
-            memmove(code, code + 7, strlen(code + 7) + 1);
-    }
-    tdb_copy_line(dst, cap, buf);
-}
-
-/* What a failed attempt means for retrying: one function, one rule set. */
-static int connect_retryable(PGconn *pg, const char *state, tdb_kind kind)
-{
-    if (kind == TDB_TIMEOUT)
-        return 0;   /* the whole budget is spent */
-    if (state[0] == '\0')
-        /* The server never answered (refused, reset, DNS, TLS) — unless it asked for a password we lack. */
-        return !(pg && PQconnectionNeedsPassword(pg));
-    /* The server answered: retry only "not now" answers. */
-    return strcmp(state, TDB_SQLSTATE_CANNOT_CONNECT_NOW) == 0 ||
-           strcmp(state, TDB_SQLSTATE_TOO_MANY_CONNECTIONS) == 0 ||
-           strcmp(state, TDB_SQLSTATE_ADMIN_SHUTDOWN) == 0 ||
-           tdb_sqlstate_in(state, TDB_SQLCLASS_CONNECTION_EXCEPTION);
-}
-
-static int wait_socket(PGconn *pg, int for_write, double deadline)
-{
-    struct pollfd pfd;
-    pfd.fd = PQsocket(pg);
-    pfd.events = for_write ? POLLOUT : POLLIN;
-    return tdb_poll_until(&pfd, deadline);
-}
-
-/* One attempt.  Returns the connection, or NULL with err and *retryable set. */
-static PGconn *connect_once(tdb_conn *conn, double deadline, tdb_error *err, int *retryable)
-{
-    PGconn *pg = PQconnectStartParams((const char *const *)conn->keywords,
-                                      (const char *const *)conn->values, 1);
-    char state[6] = "";
-    tdb_kind kind = TDB_CONNECTION;
-
-    *retryable = 0;
-    if (!pg) {
-        tdb_error_set(err, TDB_NOMEM, NULL, "not enough memory to connect");
-        return NULL;
-    }
-    PQsetErrorVerbosity(pg, PQERRORS_VERBOSE);
-    PQsetNoticeReceiver(pg, receive_notice, conn);
-    if (PQstatus(pg) != CONNECTION_BAD) {
-        PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-        while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
-            int r = wait_socket(pg, st == PGRES_POLLING_WRITING, deadline);
-            if (r == 0) {
-                kind = TDB_TIMEOUT;
-                break;
-            }
-            if (r < 0)
-                break;
-            st = PQconnectPoll(pg);
-        }
-        if (st == PGRES_POLLING_OK) {
-            PQsetErrorVerbosity(pg, PQERRORS_DEFAULT);
-            return pg;
-        }
-    }
-    if (kind == TDB_TIMEOUT) {
-        tdb_error_set(err, TDB_TIMEOUT, NULL,
-                      "could not connect within connect_timeout (%g s): the server did not answer",
-                      conn->connect_timeout);
-    } else {
-        char line[TDB_MESSAGE_MAX];
-        connect_sqlstate(PQerrorMessage(pg), state);
-        connect_message(line, sizeof line, PQerrorMessage(pg), state);
-        tdb_error_set(err, TDB_CONNECTION, NULL, "could not connect: %s",
-                      line[0] ? line : "connection failed");
-        snprintf(err->sqlstate, sizeof err->sqlstate, "%s", state);
-        if (!state[0] && PQconnectionNeedsPassword(pg))
-            snprintf(err->message, sizeof err->message,
-                     "could not connect: the server requires a password and none was given");
-    }
-    *retryable = connect_retryable(pg, state, kind);
-    tdb_conn_scrub(conn, err);
-    PQfinish(pg);
-    return NULL;
-}
-
-static void sleep_seconds(double s)
-{
-    struct timespec ts;
-    if (s <= 0)
-        return;
-    ts.tv_sec = (time_t)s;
-    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static double jitter(void)
-{
-    static unsigned seed;
-    if (!seed)
-        seed = (unsigned)getpid() ^ (unsigned)time(NULL);
-    return 0.5 + (double)(rand_r(&seed) % 1000) / 1000.0;  /* 0.5 .. 1.5 */
 }
 
 /*
@@ -350,9 +112,8 @@ static double jitter(void)
  * not in a round trip of its own.  Until then statements are unnamed,
  * which is always safe.
  */
-static int after_connect(tdb_conn *conn, double deadline)
+static void after_connect(tdb_conn *conn)
 {
-    (void)deadline;
     memset(conn->prepared, 0, sizeof conn->prepared);
     conn->proxy_unknown = 0;
     switch (conn->prepare_mode) {
@@ -364,55 +125,31 @@ static int after_connect(tdb_conn *conn, double deadline)
         conn->use_prepared = 0;
         break;
     }
-    return 0;
 }
 
-/* Bounded retry: at most 1 + retries attempts, all inside connect_timeout. */
+/* Every host of the URL, retried, all inside connect_timeout (connect.c). */
 static int connect_with_retry(tdb_conn *conn, tdb_error *err)
 {
-    double start = tdb_now();
-    double deadline = start + conn->connect_timeout;
-    int attempt;
-
-    for (attempt = 0;; attempt++) {
-        int retryable;
-        double pause;
-        conn->pg = connect_once(conn, deadline, err, &retryable);
-        if (conn->pg && after_connect(conn, deadline) != 0) {
-            tdb_error_set(err, TDB_TIMEOUT, NULL,
-                          "could not connect within connect_timeout (%g s): the server stopped answering",
-                          conn->connect_timeout);
-            tdb_conn_drop(conn);
-            break;
-        }
-        if (conn->pg) {
-            tdb_error_clear(err);
-            return 0;
-        }
-        if (!retryable || attempt >= conn->retries)
-            break;
-        pause = BACKOFF_FIRST * pow(2.0, attempt);
-        if (pause > BACKOFF_MAX)
-            pause = BACKOFF_MAX;
-        pause *= jitter();
-        if (tdb_now() + pause >= deadline)
-            break;
-        sleep_seconds(pause);
-    }
-    if (attempt > 0) {
-        size_t len = strlen(err->message);
-        snprintf(err->message + len, sizeof err->message - len,
-                 " (%d attempts in %.1f s)", attempt + 1, tdb_now() - start);
-    }
-    return -1;
+    conn->pg = tdb_connect_hosts(conn, err);
+    if (!conn->pg)
+        return -1;
+    after_connect(conn);
+    tdb_error_clear(err);
+    return 0;
 }
 
 static void free_params(tdb_conn *conn)
 {
-    for (int i = 0; i <= TDB_MAX_CONN_PARAMS; i++) {
+    for (int i = 0; conn->values && conn->keywords[i]; i++) {
+        if (strcmp(conn->keywords[i], "password") == 0)
+            memset(conn->values[i], 0, strlen(conn->values[i]));
         free(conn->values[i]);
-        conn->values[i] = NULL;
     }
+    free(conn->values);
+    free(conn->keywords);
+    conn->values = NULL;
+    conn->keywords = NULL;
+    tdb_conninfo_free(&conn->url);
 }
 
 tdb_conn *tdb_connect(const tdb_conn_options *opts, tdb_error *err)
@@ -420,7 +157,6 @@ tdb_conn *tdb_connect(const tdb_conn_options *opts, tdb_error *err)
     tdb_conn_options defaults;
     tdb_conn *conn = NULL;
     char *url = NULL;
-    url_facts facts = { 0 };
 
     tdb_error_clear(err);
     if (!opts) {
@@ -433,17 +169,19 @@ tdb_conn *tdb_connect(const tdb_conn_options *opts, tdb_error *err)
             tdb_error_set(err, TDB_NOMEM, NULL, "not enough memory");
         return NULL;
     }
-    if (inspect_url(url, &facts, err) != 0)
-        goto fail;
     conn = calloc(1, sizeof *conn);
-    if (!conn || build_params(conn, url, &facts, opts) != 0) {
+    if (!conn) {
         tdb_error_set(err, TDB_NOMEM, NULL, "not enough memory");
         goto fail;
     }
-    conn->secret = facts.password;
-    facts.password = NULL;
-    conn->remote = facts.remote;
-    conn->pooler_host = facts.pooler_host;
+    if (tdb_conninfo_parse(url, &conn->url, err) != 0)
+        goto fail;
+    if (build_params(conn, &conn->url, opts) != 0) {
+        tdb_error_set(err, TDB_NOMEM, NULL, "not enough memory");
+        goto fail;
+    }
+    conn->remote = conn->url.remote;
+    conn->pooler_host = conn->url.pooler_host;
     conn->connect_timeout = opts->connect_timeout > 0 ? opts->connect_timeout : DEFAULT_CONNECT_TIMEOUT;
     conn->statement_timeout = opts->statement_timeout > 0 ? opts->statement_timeout : 0;
     conn->retries = opts->retries >= 0 ? opts->retries : 0;
@@ -452,12 +190,12 @@ tdb_conn *tdb_connect(const tdb_conn_options *opts, tdb_error *err)
         goto fail;
     if (connect_with_retry(conn, err) != 0)
         goto fail;
+    memset(url, 0, strlen(url));
     free(url);
     return conn;
 
 fail:
-    tdb_error_scrub(err->message, facts.password ? facts.password : (conn ? conn->secret : NULL));
-    free(facts.password);
+    memset(url, 0, strlen(url));
     free(url);
     tdb_conn_close(conn);
     return NULL;
@@ -481,10 +219,6 @@ void tdb_conn_close(tdb_conn *conn)
     conn->router = NULL;
     tdb_conn_drop(conn);
     free_params(conn);
-    if (conn->secret) {
-        memset(conn->secret, 0, strlen(conn->secret));
-        free(conn->secret);
-    }
     free(conn);
 }
 

@@ -1,9 +1,11 @@
 /*
  * conn.h — a connection that survives a serverless database.
  *
- * tdb_connect resolves the URL (config.h), adds safe defaults (UTF-8,
- * sslmode=require for remote hosts), and connects within connect_timeout,
- * retrying connection-class failures with jittered exponential backoff.
+ * tdb_connect resolves the URL (config.h), reads and checks it before
+ * anything is dialled (conninfo.h: a malformed URL or option is a config
+ * error at once), adds safe defaults (UTF-8, sslmode=require for remote
+ * hosts), and connects within connect_timeout, retrying connection-class
+ * failures with jittered exponential backoff.
  * tdb_conn_exec runs one catalogue statement (sql.h): it re-establishes a
  * connection that died between calls, resends a read whose outcome is
  * unknown, and refuses to guess about a write.  Inside a transaction

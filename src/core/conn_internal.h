@@ -10,18 +10,17 @@
 #include <poll.h>
 
 #include "conn.h"
-
-#define TDB_MAX_CONN_PARAMS 8
+#include "conninfo.h"
 
 typedef struct tdb_router tdb_router;
 
 struct tdb_conn {
     PGconn *pg;                 /* NULL after a drop; re-established on next use */
 
-    /* What to connect with, kept for reconnecting (owned strings). */
-    const char *keywords[TDB_MAX_CONN_PARAMS + 1];
-    char *values[TDB_MAX_CONN_PARAMS + 1];
-    char *secret;               /* the password, to scrub from messages */
+    /* What to connect with, kept for reconnecting (owned, NULL-terminated). */
+    tdb_conninfo url;           /* the URL, read (its keywords are used below) */
+    const char **keywords;
+    char **values;
     int remote;                 /* a TCP host other than loopback */
     int pooler_host;            /* a pooled endpoint by name (Neon: "-pooler") */
 
@@ -64,10 +63,20 @@ int tdb_poll_until(struct pollfd *pfd, double deadline);
  */
 int tdb_conn_ensure_live(tdb_conn *conn, int probe, tdb_error *err);
 
+/*
+ * Connects to the first host of the URL that answers and suits its
+ * target_session_attrs, retrying within connect_timeout (connect.c).
+ * NULL with err set (connection, timeout or memory).
+ */
+PGconn *tdb_connect_hosts(tdb_conn *conn, tdb_error *err);
+
 /* Drops the PGconn (the next call reconnects). */
 void tdb_conn_drop(tdb_conn *conn);
 
-/* Scrubs the connection's password out of err->message. */
+/*
+ * Nothing to do: messages are built without the password (conninfo.h), so
+ * none is removed afterwards.  Kept for the statement path's callers.
+ */
 void tdb_conn_scrub(const tdb_conn *conn, tdb_error *err);
 
 /*

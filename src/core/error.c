@@ -112,7 +112,6 @@ void tdb_error_from_result(tdb_error *err, PGconn *pg, const PGresult *res,
         err->kind = TDB_CONNECTION;
     snprintf(err->message, sizeof err->message, "%s%s%s",
              what ? what : "", what ? ": " : "", line);
-    tdb_error_scrub(err->message, NULL);
 }
 
 void tdb_error_from_conn(tdb_error *err, tdb_kind kind, PGconn *pg,
@@ -122,111 +121,4 @@ void tdb_error_from_conn(tdb_error *err, tdb_kind kind, PGconn *pg,
     const char *msg = pg ? PQerrorMessage(pg) : NULL;
     tdb_copy_line(line, sizeof line, msg && *msg ? msg : "connection failed");
     tdb_error_set(err, kind, NULL, "%s%s%s", what ? what : "", what ? ": " : "", line);
-    tdb_error_scrub(err->message, NULL);
-}
-
-/* Overwrites [start, end) with three `mask` characters, shifting the tail left. */
-static char *mask_span_with(char *start, char *end, char mask)
-{
-    size_t tail = strlen(end) + 1;
-    size_t span = (size_t)(end - start);
-    if (span < 3)
-        return end; /* never grow the string: a short secret is blanked */
-    memset(start, mask, 3);
-    memmove(start + 3, end, tail);
-    return start + 3;
-}
-
-static char *mask_span(char *start, char *end)
-{
-    return mask_span_with(start, end, '*');
-}
-
-static void scrub_secret(char *msg, const char *secret)
-{
-    size_t len = secret ? strlen(secret) : 0;
-    /* The mask must not contain the secret, or the secret would survive. */
-    char mask = strchr(secret ? secret : "", '*') ? (strchr(secret, '#') ? 'x' : '#') : '*';
-    char *p = msg;
-    if (len == 0)
-        return;
-    if (mask == 'x' && strchr(secret, 'x'))
-        mask = '?';
-    while ((p = strstr(p, secret)) != NULL) {
-        if (len < 3) {
-            memset(p, mask, len);
-            p += len;
-        } else {
-            p = mask_span_with(p, p + len, mask);
-        }
-    }
-}
-
-/* scheme://user:PASS@host  →  scheme://user:***@host */
-static void scrub_uri_passwords(char *msg)
-{
-    char *p = msg;
-    while ((p = strstr(p, "://")) != NULL) {
-        char *auth = p + 3;
-        char *at = auth, *colon = NULL;
-        while (*at && *at != '@' && *at != '/' && *at != ' ' && *at != '?') {
-            if (*at == ':' && !colon)
-                colon = at;
-            at++;
-        }
-        if (*at == '@' && colon && at > colon + 1) {
-            char *end = mask_span(colon + 1, at);
-            if (end == at) /* too short to mask: blank it */
-                memset(colon + 1, '*', (size_t)(at - colon - 1));
-            p = colon + 1;
-        } else {
-            p = auth;
-        }
-    }
-}
-
-/* password=VALUE or password='VALUE' (key/value conninfo) */
-static void scrub_keyword_passwords(char *msg)
-{
-    char *p = msg;
-    while ((p = strstr(p, "password")) != NULL) {
-        char *v = p + 8;
-        char *end;
-        while (*v == ' ')
-            v++;
-        if (*v != '=') {
-            p = v;
-            continue;
-        }
-        v++;
-        while (*v == ' ')
-            v++;
-        end = v;
-        if (*v == '\'') {
-            end = v + 1;
-            while (*end && *end != '\'') {
-                if (*end == '\\' && end[1])
-                    end++;
-                end++;
-            }
-            if (*end)
-                end++;
-        } else {
-            while (*end && *end != ' ' && *end != '&')
-                end++;
-        }
-        if (end - v >= 3)
-            p = mask_span(v, end);
-        else {
-            memset(v, '*', (size_t)(end - v));
-            p = end;
-        }
-    }
-}
-
-void tdb_error_scrub(char *msg, const char *secret)
-{
-    scrub_secret(msg, secret);
-    scrub_uri_passwords(msg);
-    scrub_keyword_passwords(msg);
 }

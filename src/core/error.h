@@ -4,8 +4,10 @@
  * Every core call that can fail takes a `tdb_error *` and fills it in; the
  * core never allocates to report an error.  The kinds are DESIGN.md's.  The
  * caller owns the struct (usually on its stack).  Messages are one line and
- * never contain a password: everything copied from libpq goes through
- * tdb_error_scrub.
+ * never contain a password, by construction and not by masking: what libpq
+ * and the server say after a connection is made holds none, and connection
+ * failures are reported from the URL's non-secret parts (conninfo.h).
+ * Nothing else in a message is altered.
  */
 #ifndef TDB_ERROR_H
 #define TDB_ERROR_H
@@ -92,12 +94,5 @@ void tdb_error_from_conn(tdb_error *err, tdb_kind kind, PGconn *pg,
 
 /* Copies `src` into `dst` as one line: newlines folded, trailing blanks cut. */
 void tdb_copy_line(char *dst, size_t cap, const char *src);
-
-/*
- * Removes secrets from a message in place: every occurrence of `secret`
- * (if non-empty), the password part of URIs (scheme://user:PASS@) and
- * password=... key/value pairs.
- */
-void tdb_error_scrub(char *msg, const char *secret);
 
 #endif

@@ -268,6 +268,9 @@ static const char sql_primary_lsn[] = "SELECT pg_current_wal_insert_lsn()::text"
 static const char sql_replay_lsn[] = "SELECT pg_last_wal_replay_lsn()::text";
 /* A proxy (PgBouncer, a cloud pooler) hands out its own backend key: compare. */
 static const char sql_backend_pid[] = "SELECT pg_backend_pid()";
+/* target_session_attrs, asked as libpq asks when the server does not report it. */
+static const char sql_session_read_only[] = "SHOW transaction_read_only";
+static const char sql_in_recovery[] = "SELECT pg_catalog.pg_is_in_recovery()";
 
 /*
  * Set-based calls (task_set.c): one statement whatever the number of rows.
@@ -345,6 +348,8 @@ static const tdb_sql catalog[TDB_SQL_STMT_COUNT] = {
     [TDB_SQL_BACKEND_PID] = { "backend_pid", sql_backend_pid,          0, 1, 0, 0 },
     [TDB_SQL_PRIMARY_LSN] = { "primary_lsn", sql_primary_lsn,          0, 1, 0, 0 },
     [TDB_SQL_REPLAY_LSN]  = { "replay_lsn",  sql_replay_lsn,           0, 1, 0, 0 },
+    [TDB_SQL_SESSION_READ_ONLY] = { "session_read_only", sql_session_read_only, 0, 1, 0, 0 },
+    [TDB_SQL_IN_RECOVERY] = { "in_recovery", sql_in_recovery,          0, 1, 0, 0 },
     /* Set-based calls: rare and shaped by their arguments (a user, an id
      * list), so unnamed: planned for the values at hand, one round trip. */
     [TDB_SQL_UPDATE_MANY]          = { "update_tasks",          sql_update_many,          5, 0, 0, 0 },

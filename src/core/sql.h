@@ -59,6 +59,8 @@ typedef enum tdb_sql_id {
     TDB_SQL_BACKEND_PID,
     TDB_SQL_PRIMARY_LSN,
     TDB_SQL_REPLAY_LSN,
+    TDB_SQL_SESSION_READ_ONLY,
+    TDB_SQL_IN_RECOVERY,
     /* set-based calls */
     TDB_SQL_UPDATE_MANY,
     TDB_SQL_UPDATE_MANY_USER,
