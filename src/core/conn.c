@@ -52,12 +52,6 @@ void tdb_conn_options_init(tdb_conn_options *opts)
     opts->prepare = TDB_PREPARE_AUTO;
 }
 
-void tdb_conn_scrub(const tdb_conn *conn, tdb_error *err)
-{
-    (void)conn;
-    (void)err;
-}
-
 static int add_param(tdb_conn *conn, int *n, const char *key, const char *value)
 {
     conn->keywords[*n] = key;

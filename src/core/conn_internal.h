@@ -74,12 +74,6 @@ PGconn *tdb_connect_hosts(tdb_conn *conn, tdb_error *err);
 void tdb_conn_drop(tdb_conn *conn);
 
 /*
- * Nothing to do: messages are built without the password (conninfo.h), so
- * none is removed afterwards.  Kept for the statement path's callers.
- */
-void tdb_conn_scrub(const tdb_conn *conn, tdb_error *err);
-
-/*
  * The connection is gone: inside a transaction the server has rolled it
  * back, so the transaction is marked broken; then the PGconn is dropped.
  */

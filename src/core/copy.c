@@ -20,7 +20,6 @@ static int copy_unresponsive(tdb_conn *conn, tdb_error *err);
 static int copy_lost(tdb_conn *conn, tdb_error *err)
 {
     tdb_error_from_conn(err, TDB_CONNECTION, conn->pg, "copy");
-    tdb_conn_scrub(conn, err);
     tdb_conn_lose(conn);
     return -1;
 }
@@ -104,7 +103,6 @@ int tdb_conn_copy_start(tdb_conn *conn, tdb_sql_id id, PGresult **rows, tdb_erro
             tdb_error_from_result(err, conn->pg, failed, sql->label);
         else
             tdb_error_set(err, TDB_DATABASE, NULL, "%s: the server did not start COPY", sql->label);
-        tdb_conn_scrub(conn, err);
     }
 done:
     PQclear(failed);
@@ -270,7 +268,6 @@ static int copy_outcome(tdb_conn *conn, tdb_run_status st, PGresult *res,
         row = copy_row_of(res);
         tdb_error_from_result(err, conn->pg, res, row > 0 ? NULL : "copy");
         err->row = row;
-        tdb_conn_scrub(conn, err);
         return -1;
     default:
         return copy_lost(conn, err);

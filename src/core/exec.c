@@ -450,7 +450,6 @@ PGresult *tdb_conn_exec_around(tdb_conn *conn, tdb_sql_id id, const tdb_params *
             if (lost_prepared_statement(conn, res))
                 continue;
             tdb_error_from_result(err, conn->pg, res, sql->label);
-            tdb_conn_scrub(conn, err);
             goto done;
         }
         if (st == TDB_RUN_TIMEOUT || st == TDB_RUN_TIMEOUT_LOST) {

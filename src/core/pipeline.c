@@ -198,7 +198,6 @@ static void fail_from_result(tdb_conn *conn, call *c, const PGresult *res)
                       tdb_sql_get(c->id)->label);
     } else {
         tdb_error_from_result(&e, conn->pg, res, tdb_sql_get(c->id)->label);
-        tdb_conn_scrub(conn, &e);
     }
     call_fail(c, &e);
 }

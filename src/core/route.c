@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "conn_internal.h"
+#include "conninfo.h"
 
 #define REPLICA_CONNECT_TIMEOUT 2.0   /* seconds, at most: the primary is there */
 #define REPLICA_COOLDOWN 5.0          /* seconds before a failed replica is tried again */
@@ -37,16 +38,15 @@ struct tdb_router {
 tdb_router *tdb_router_new(const tdb_conn_options *opts, tdb_error *err)
 {
     tdb_router *r;
-    char *bad = NULL;
-    PQconninfoOption *parsed = PQconninfoParse(opts->read_url, &bad);
-    if (!parsed) {
-        tdb_error_set(err, bad ? TDB_CONFIG : TDB_NOMEM, NULL,
-                      bad ? "read_url is not a valid PostgreSQL URI or key=value string"
-                          : "not enough memory");
-        PQfreemem(bad);
+    tdb_conninfo ci;
+    /* Checked now, with the same rules as url: a bad read_url must not fall back silently. */
+    if (tdb_conninfo_parse(opts->read_url, &ci, err) != 0) {
+        char why[TDB_MESSAGE_MAX];
+        snprintf(why, sizeof why, "%s", err->message);
+        snprintf(err->message, sizeof err->message, "read_url: %s", why);
         return NULL;
     }
-    PQconninfoFree(parsed);
+    tdb_conninfo_free(&ci);
     r = calloc(1, sizeof *r);
     if (!r || !(r->read_url = strdup(opts->read_url)) ||
         (opts->application_name && !(r->application_name = strdup(opts->application_name)))) {
