@@ -413,6 +413,8 @@ int tdb_pipeline_run(tdb_conn *conn, tdb_pipeline *pl, tdb_error *err)
     if (tdb_conn_ensure_live(conn, 1, err) != 0)
         return -1;
     for (size_t i = 0; i < pl->n; i++) {
+        if (pl->calls[i].skipped)
+            continue;
         if (!tdb_sql_get(pl->calls[i].id)->is_read)
             tdb_route_note_write(conn);
         tdb_route_note_pipeline_read(conn, pl->calls[i].id);
