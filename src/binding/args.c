@@ -310,6 +310,10 @@ void tdbl_read_connect_opts(lua_State *L, int idx, tdb_conn_options *o)
             o->retries = (int)n;
         } else if (strcmp(name, "application_name") == 0) {
             o->application_name = value_string(L, "application_name", 0).ptr;
+        } else if (strcmp(name, "trace") == 0) {
+            if (lua_type(L, -1) != LUA_TFUNCTION)   /* taken by tdbl_trace_attach */
+                raise_at(L, 0, "trace", "trace must be a function, got %s%s",
+                         luaL_typename(L, -1), "");
         } else if (strcmp(name, "prepare") == 0) {
             if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "auto") == 0)
                 o->prepare = TDB_PREPARE_AUTO;

@@ -3,7 +3,8 @@
  *
  * The handles: "taskdb.Connection" (tdbl_conn, owns a tdb_conn),
  * "taskdb.User" (a scoped handle: its user id in its own memory, user
- * value 1 its connection) and "taskdb.Iterator" (each_task).  Every
+ * value 1 its connection) and "taskdb.Iterator" (each_task).  A
+ * Connection's user value 1 is its trace function, if it has one.  Every
  * failure is raised as one kind of error table ("taskdb.Error"), built by
  * tdbl_raise.
  *
@@ -11,7 +12,8 @@
  * while something anchors them, and no Lua code may run in between unless
  * the anchor survives it.  Lua code runs not only in metamethods
  * (__index, __tostring, ...) but in any finalizer, and a finalizer may run
- * at any allocation (a pushed string, a table, a userdata).  So: tables
+ * at any allocation (a pushed string, a table, a userdata); a trace
+ * function runs after each statement (trace.c).  So: tables
  * are read raw (lua_next), strings are borrowed only from values of type
  * string (never converted), what a method keeps across an allocation is
  * anchored on its stack (tdbl_target_at, tdbl_read_list_opts) or copied
@@ -38,6 +40,12 @@
 
 typedef struct tdbl_conn {
     tdb_conn *conn;       /* NULL once closed */
+    lua_State *L;         /* the thread of the call under way: where trace events go */
+    int in_trace;         /* its trace function is running: the connection is busy */
+    int trace_error_shown;
+    int hold;             /* keep trace events until tdbl_trace_release */
+    struct tdbl_held *held;
+    size_t nheld, held_cap;
 } tdbl_conn;
 
 /* A User handle's memory: its user id, which Lua code cannot change. */
@@ -124,6 +132,16 @@ int tdbl_transaction(lua_State *L);
 #define TDBL_FILTER_SLOTS 3
 typedef struct tdb_task_filter tdb_task_filter;
 void tdbl_read_filter(lua_State *L, int idx, int base, tdb_task_filter *f, const char *what);
+
+/* trace.c */
+void tdbl_trace_init(lua_State *L);
+/* Every call on a connection starts here: raises when it is busy, notes the thread. */
+void tdbl_enter(lua_State *L, tdbl_conn *c);
+void tdbl_trace_attach(lua_State *L, int opts_idx, int ud_idx, tdbl_conn *c,
+                       tdb_conn_options *opts);
+void tdbl_trace_hold(tdbl_conn *c);
+void tdbl_trace_release(lua_State *L, tdbl_conn *c);
+void tdbl_trace_free(tdbl_conn *c);
 
 /* pipeline.c */
 void tdbl_pipeline_init(lua_State *L);

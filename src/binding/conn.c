@@ -28,6 +28,7 @@ tdbl_conn *tdbl_checkopen(lua_State *L, int idx)
     tdbl_conn *c = tdbl_checkconn(L, idx);
     if (!c->conn)
         raise_closed(L);
+    tdbl_enter(L, c);
     return c;
 }
 
@@ -61,12 +62,14 @@ void tdbl_target_at(lua_State *L, int idx, tdbl_target *t)
     }
     if (!t->c->conn)
         raise_closed(L);
+    tdbl_enter(L, t->c);
 }
 
 tdb_conn *tdbl_live(lua_State *L, const tdbl_target *t)
 {
     if (!t->c->conn)
         raise_closed(L);
+    tdbl_enter(L, t->c);
     return t->c->conn;
 }
 
@@ -108,21 +111,28 @@ int tdbl_connect(lua_State *L)
         tdbl_raise_kind(L, TDB_INVALID, NULL,
                         "connect takes a URL string or an options table, got %s",
                         luaL_typename(L, 1));
-    c = lua_newuserdatauv(L, sizeof *c, 0);
-    c->conn = NULL;
+    c = lua_newuserdatauv(L, sizeof *c, 1);
+    memset(c, 0, sizeof *c);
     luaL_setmetatable(L, TDBL_CONNECTION);
     tdb_conn_options_init(&opts);
+    if (type == LUA_TTABLE)   /* it allocates: before the strings are read */
+        tdbl_trace_attach(L, 1, lua_gettop(L), c, &opts);
     if (type == LUA_TSTRING)
         opts.url = lua_tostring(L, 1);
     else if (type == LUA_TTABLE)
         tdbl_read_connect_opts(L, 1, &opts);
+    c->L = L;
     c->conn = tdb_connect(&opts, &err);
     if (!c->conn)
         return tdbl_raise(L, &err);
     return 1;
 }
 
-/* __gc, __close and close(): idempotent, never raises. */
+/*
+ * __gc, __close and close(): idempotent; raises only for a wrong self and
+ * inside the connection's own trace callback, where the core is still at
+ * work on it (__gc cannot run then: the call holds the connection).
+ */
 static int conn_close(lua_State *L)
 {
     tdbl_conn *c = luaL_testudata(L, 1, TDBL_CONNECTION);
@@ -131,6 +141,9 @@ static int conn_close(lua_State *L)
             tdbl_checkconn(L, 1);   /* raises: wrong self */
         return 0;
     }
+    if (c->in_trace)
+        tdbl_enter(L, c);           /* raises */
+    tdbl_trace_free(c);
     if (c->conn) {
         tdb_conn_close(c->conn);
         c->conn = NULL;
@@ -219,7 +232,7 @@ static int conn_info(lua_State *L)
     tdbl_conn *c = tdbl_checkopen(L, 1);
     tdb_conn_info info;
     tdb_conn_get_info(c->conn, &info);   /* its numbers, copied */
-    lua_createtable(L, 0, 13);
+    lua_createtable(L, 0, 18);
     lua_pushinteger(L, info.backend_pid);
     lua_setfield(L, -2, "backend_pid");
     lua_pushinteger(L, info.server_version);
@@ -240,6 +253,15 @@ static int conn_info(lua_State *L)
     set_string(L, "ssl", offsetof(tdb_conn_info, sslmode_used));
     set_string(L, "last_read", offsetof(tdb_conn_info, last_read));
     set_string(L, "replica_host", offsetof(tdb_conn_info, replica_host));
+    set_string(L, "application_name", offsetof(tdb_conn_info, application_name));
+    lua_pushinteger(L, (lua_Integer)info.statements);
+    lua_setfield(L, -2, "statements");
+    lua_pushinteger(L, (lua_Integer)info.round_trips);
+    lua_setfield(L, -2, "round_trips");
+    lua_pushinteger(L, (lua_Integer)info.resends);
+    lua_setfield(L, -2, "resends");
+    lua_pushnumber(L, (lua_Number)info.wait_seconds);
+    lua_setfield(L, -2, "wait_seconds");
     return 1;
 }
 
@@ -251,6 +273,11 @@ static int conn_tostring(lua_State *L)
         lua_pushliteral(L, "taskdb.Connection (closed)");
         return 1;
     }
+    if (c->in_trace) {   /* the info may need a round trip: not now */
+        lua_pushliteral(L, "taskdb.Connection (busy: in its trace callback)");
+        return 1;
+    }
+    c->L = L;
     tdb_conn_get_info(c->conn, &info);   /* pushfstring copies them all before it allocates */
     lua_pushfstring(L, "taskdb.Connection (%s@%s/%s)", info.user ? info.user : "?",
                     info.host ? info.host : "?", info.dbname ? info.dbname : "?");
@@ -277,6 +304,7 @@ static const luaL_Reg conn_metamethods[] = {
 
 void tdbl_conn_init(lua_State *L)
 {
+    tdbl_trace_init(L);
     luaL_newmetatable(L, TDBL_RESULT);
     lua_pushcfunction(L, result_gc);
     lua_setfield(L, -2, "__gc");

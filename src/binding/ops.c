@@ -181,6 +181,8 @@ static int conn_create_tasks(lua_State *L)
     tdb_task_new *rows;
     long long *ids;
     lua_Integer n;
+    tdb_conn *conn;
+    int rc;
     tdbl_target_of(L, 2, &t);
     tdbl_check_table(L, 2, "create_tasks' argument");
     n = (lua_Integer)lua_rawlen(L, 2);
@@ -198,8 +200,13 @@ static int conn_create_tasks(lua_State *L)
         tdbl_read_new_task(L, -1, &rows[i - 1], (long)i);
         lua_pop(L, 1);   /* still referenced by the list */
     }
-    /* err.row names a row that failed validation or that the server rejected */
-    if (tdb_task_create_many(tdbl_live(L, &t), t.scopep, rows, (size_t)n, ids, &err) != 0)
+    /* err.row names a row that failed validation or that the server rejected.  The rows
+     * borrow the list's strings: trace events wait until the core is done with them. */
+    conn = tdbl_live(L, &t);
+    tdbl_trace_hold(t.c);
+    rc = tdb_task_create_many(conn, t.scopep, rows, (size_t)n, ids, &err);
+    tdbl_trace_release(L, t.c);
+    if (rc != 0)
         return tdbl_raise(L, &err);
     lua_createtable(L, (int)n, 0);
     for (lua_Integer i = 0; i < n; i++) {

@@ -285,6 +285,7 @@ int tdbl_pipeline(lua_State *L)
     lua_pushvalue(L, 4);
     status = lua_pcall(L, 1, 0, 0);
     p->open = 0;
+    t.c->L = L;                                     /* fn may have used it from a coroutine */
     if (status != LUA_OK)
         return lua_error(L);                        /* nothing was sent */
     if (p->poisoned)

@@ -25,6 +25,7 @@ int tdbl_transaction(lua_State *L)
     for (int i = 3; i <= nargs; i++)
         lua_pushvalue(L, i);
     status = lua_pcall(L, nargs - 1, LUA_MULTRET, 0);
+    t.c->L = L;                     /* fn may have used the connection from a coroutine */
     if (!t.c->conn) {               /* closed inside: the server rolled back */
         if (status != LUA_OK)
             return lua_error(L);

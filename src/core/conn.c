@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "conn_internal.h"
+#include "trace_internal.h"
 
 #define DEFAULT_CONNECT_TIMEOUT 5.0
 #define DEFAULT_RETRIES 3
@@ -180,6 +180,7 @@ tdb_conn *tdb_connect(const tdb_conn_options *opts, tdb_error *err)
     conn->statement_timeout = opts->statement_timeout > 0 ? opts->statement_timeout : 0;
     conn->retries = opts->retries >= 0 ? opts->retries : 0;
     conn->prepare_mode = opts->prepare;
+    tdb_trace_setup(conn, opts->trace, opts->trace_ctx);
     if (opts->read_url && !(conn->router = tdb_router_new(opts, err)))
         goto fail;
     if (connect_with_retry(conn, err) != 0)
@@ -198,6 +199,7 @@ fail:
 void tdb_conn_drop(tdb_conn *conn)
 {
     if (conn->pg) {
+        tdb_trace_keep_host(conn);
         PQfinish(conn->pg);
         conn->pg = NULL;
     }
@@ -279,6 +281,10 @@ void tdb_conn_get_info(tdb_conn *conn, tdb_conn_info *info)
     info->prepared = conn->use_prepared;
     info->proxy = conn->proxy;
     info->txn_depth = conn->txn_depth;
+    info->statements = conn->statements;
+    info->round_trips = conn->round_trips;
+    info->resends = conn->resends;
+    info->wait_seconds = conn->wait_seconds;
     if (conn->pg && PQstatus(conn->pg) == CONNECTION_OK) {
         info->backend_pid = PQbackendPID(conn->pg);
         info->server_version = PQserverVersion(conn->pg);
@@ -286,6 +292,7 @@ void tdb_conn_get_info(tdb_conn *conn, tdb_conn_info *info)
         info->dbname = PQdb(conn->pg);
         info->user = PQuser(conn->pg);
         info->sslmode_used = PQsslInUse(conn->pg) ? "on" : "off";
+        info->application_name = PQparameterStatus(conn->pg, "application_name");
     }
     tdb_route_info(conn, info);
 }

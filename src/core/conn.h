@@ -11,6 +11,9 @@
  * unknown, and refuses to guess about a write.  Inside a transaction
  * nothing is resent or reconnected: the transaction is reported broken.
  *
+ * Every statement can be traced (trace.h) and is counted in
+ * tdb_conn_info.
+ *
  * The caller owns the tdb_conn (tdb_conn_close frees it) and every
  * PGresult returned (PQclear).  Not thread-safe: one thread per tdb_conn.
  */
@@ -21,6 +24,7 @@
 
 #include "error.h"
 #include "sql.h"
+#include "trace.h"
 
 typedef enum tdb_prepare_mode {
     TDB_PREPARE_AUTO = -1, /* named statements unless a proxy is detected */
@@ -36,6 +40,8 @@ typedef struct tdb_conn_options {
     const char *application_name;  /* NULL: "taskshell" unless the URL names one */
     tdb_prepare_mode prepare;      /* default TDB_PREPARE_AUTO */
     const char *read_url;          /* NULL: none; else reads may go to this replica */
+    tdb_trace_fn trace;            /* NULL: none (TASKDB_TRACE=1 still prints to stderr) */
+    void *trace_ctx;               /* passed to trace */
 } tdb_conn_options;
 
 typedef struct tdb_conn tdb_conn;
@@ -61,6 +67,12 @@ typedef struct tdb_conn_info {
     const char *last_read;    /* with read_url: "replica" or "primary" (NULL: none yet) */
     unsigned replica_reads;   /* reads the replica answered */
     const char *replica_host; /* the replica connected to, if any */
+    const char *application_name;  /* as the server reports it (ParameterStatus) */
+    /* Since connecting; see README "Tracing" for what each counts. */
+    unsigned long long statements;   /* one per trace event */
+    unsigned long long round_trips;  /* sent, then waited for the answer */
+    unsigned long long resends;      /* statements sent again after a lost answer */
+    double wait_seconds;             /* from sending to having the answer, summed */
 } tdb_conn_info;
 
 void tdb_conn_options_init(tdb_conn_options *opts);
@@ -105,5 +117,11 @@ int tdb_conn_copy_put(tdb_conn *conn, const char *data, size_t len, tdb_error *e
 int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err);
 
 void tdb_conn_get_info(tdb_conn *conn, tdb_conn_info *info);
+
+/*
+ * Replaces the tracer given at connect (NULL: none).  TASKDB_TRACE=1's
+ * stderr lines, if on, stay on.
+ */
+void tdb_conn_set_trace(tdb_conn *conn, tdb_trace_fn fn, void *ctx);
 
 #endif

@@ -14,6 +14,14 @@
 
 typedef struct tdb_router tdb_router;
 
+/* Where a traced call started: the clock and the counters (trace_internal.h). */
+typedef struct tdb_trace_mark {
+    double t0;
+    unsigned long long resends;
+    unsigned reconnects, retries;
+    int begin_pending;
+} tdb_trace_mark;
+
 struct tdb_conn {
     PGconn *pg;                 /* NULL after a drop; re-established on next use */
 
@@ -43,6 +51,21 @@ struct tdb_conn {
     int txn_broken;             /* the connection died inside the transaction */
     unsigned reconnects;
     tdb_router *router;         /* read_url given: where reads go (route.c) */
+
+    /* Counters (tdb_conn_info) and tracing (trace.c). */
+    unsigned long long statements, round_trips, resends;
+    unsigned connect_retries;   /* connection attempts retried */
+    double wait_seconds;
+    tdb_trace_fn trace;         /* where events go; NULL: tracing is off */
+    void *trace_ctx;
+    tdb_trace_fn trace_user;    /* the caller's tracer */
+    void *trace_user_ctx;
+    int trace_stderr;           /* TASKDB_TRACE=1 */
+    char last_host[256];        /* of the connection dropped last, for its events */
+    char last_port[16];
+    tdb_trace_mark copy_mark;   /* the COPY under way ... */
+    tdb_sql_id copy_id;
+    int copy_open;              /* ... has not had its event yet */
 };
 
 /* Monotonic seconds. */
@@ -93,6 +116,8 @@ void tdb_route_note_pipeline_read(tdb_conn *conn, tdb_sql_id id);
 PGresult *tdb_route_read(tdb_conn *conn, tdb_sql_id id, const tdb_params *p, tdb_error *err);
 /* A write went to the primary: the next read must see it. */
 void tdb_route_note_write(tdb_conn *conn);
+/* The replica connection (and the next one) traces to `fn` too. */
+void tdb_route_set_trace(tdb_conn *conn, tdb_trace_fn fn, void *ctx);
 void tdb_route_info(const tdb_conn *conn, tdb_conn_info *info);
 
 /* --- running statements (exec.c) ------------------------------------------- */
@@ -136,6 +161,13 @@ typedef struct tdb_around {
 
 PGresult *tdb_conn_exec_around(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
                                tdb_around *around, tdb_error *err);
+
+/*
+ * tdb_conn_exec with no count and no trace event, for a statement that is
+ * part of a call traced as a whole (a COPY, a pipeline).
+ */
+PGresult *tdb_conn_exec_quiet(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
+                              tdb_error *err);
 
 /*
  * Runs `id` and ends the innermost transaction level in the same round

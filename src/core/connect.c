@@ -488,6 +488,7 @@ PGconn *tdb_connect_hosts(tdb_conn *conn, tdb_error *err)
         if (pause >= left || pause < 0)
             break;
         sleep_seconds(pause);
+        conn->connect_retries++;
     }
     if (nomem)
         tdb_error_set(err, TDB_NOMEM, NULL, "not enough memory to connect");

@@ -10,9 +10,10 @@
  */
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "conn_internal.h"
+#include "trace_internal.h"
 
 static void copy_timeout_error(const tdb_conn *conn, tdb_error *err);
 static int copy_unresponsive(tdb_conn *conn, tdb_error *err);
@@ -24,13 +25,13 @@ static int copy_lost(tdb_conn *conn, tdb_error *err)
     return -1;
 }
 
-int tdb_conn_copy_begin(tdb_conn *conn, tdb_sql_id id, tdb_error *err)
+static int copy_begin(tdb_conn *conn, tdb_sql_id id, tdb_error *err)
 {
     PGresult *res;
     int started;
     conn->copy_deadline = conn->statement_timeout > 0 ? tdb_now() + conn->statement_timeout : 0;
     conn->copy_grace_end = 0;
-    res = tdb_conn_exec(conn, id, NULL, err);
+    res = tdb_conn_exec_quiet(conn, id, NULL, err);
     if (!res)
         return -1;
     started = PQresultStatus(res) == PGRES_COPY_IN;
@@ -45,7 +46,7 @@ int tdb_conn_copy_begin(tdb_conn *conn, tdb_sql_id id, tdb_error *err)
     return 0;
 }
 
-int tdb_conn_copy_start(tdb_conn *conn, tdb_sql_id id, PGresult **rows, tdb_error *err)
+static int copy_start(tdb_conn *conn, tdb_sql_id id, PGresult **rows, tdb_error *err)
 {
     const tdb_sql *sql = tdb_sql_get(id);
     PGresult *res = NULL, *failed = NULL;
@@ -67,6 +68,7 @@ int tdb_conn_copy_start(tdb_conn *conn, tdb_sql_id id, PGresult **rows, tdb_erro
         copy_lost(conn, err);
         goto done;
     }
+    conn->round_trips++;
     while (!copying && (r = tdb_next_result(conn, conn->copy_deadline, &timed_out, &res)) == 0 && res) {
         switch (PQresultStatus(res)) {
         case PGRES_COPY_IN:
@@ -182,7 +184,7 @@ static int copy_flush(tdb_conn *conn, tdb_error *err)
     return r == 0 ? copy_unresponsive(conn, err) : 0;
 }
 
-int tdb_conn_copy_put(tdb_conn *conn, const char *data, size_t len, tdb_error *err)
+static int copy_put(tdb_conn *conn, const char *data, size_t len, tdb_error *err)
 {
     PGconn *pg = conn->pg;
     int full = 0;
@@ -274,7 +276,7 @@ static int copy_outcome(tdb_conn *conn, tdb_run_status st, PGresult *res,
     }
 }
 
-int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err)
+static int copy_end(tdb_conn *conn, const char *abort_reason, long long *rows, tdb_error *err)
 {
     PGresult *res = NULL;
     tdb_run_status st;
@@ -308,6 +310,82 @@ int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err)
         st = tdb_collect(conn, conn->copy_deadline, &res);
     }
     rc = copy_outcome(conn, st, res, abort_reason, err);
+    if (rc == 0 && !abort_reason && res)
+        *rows = strtoll(PQcmdTuples(res), NULL, 10);
     PQclear(res);
+    return rc;
+}
+
+/*
+ * The COPY's one trace event.  It starts with the statement that starts
+ * COPY and ends with copy_end, or earlier when the COPY fails: then the
+ * event says why, and an abort that follows adds nothing.  Its waiting
+ * time is its two round trips: the rows are streamed without waiting.
+ */
+static void copy_opened(tdb_conn *conn, tdb_sql_id id)
+{
+    tdb_trace_begin(conn, &conn->copy_mark);
+    conn->copy_id = id;
+    conn->copy_open = 1;
+}
+
+static void copy_over(tdb_conn *conn, long long rows, int aborted, const tdb_error *err)
+{
+    tdb_trace_event ev;
+    double end;
+    if (!conn->copy_open)
+        return;
+    conn->copy_open = 0;
+    end = tdb_now();
+    conn->statements++;
+    if (!conn->trace)
+        return;
+    tdb_trace_init(conn, &conn->copy_mark, end, TDB_TRACE_COPY, conn->copy_id, &ev);
+    ev.ok = !err && !aborted;
+    ev.rows = ev.ok ? rows : 0;
+    ev.error = err ? err->kind : TDB_OK;
+    ev.sqlstate = err ? err->sqlstate : "";
+    ev.aborted = aborted;
+    tdb_trace_emit(conn, &ev);
+}
+
+int tdb_conn_copy_begin(tdb_conn *conn, tdb_sql_id id, tdb_error *err)
+{
+    int rc;
+    copy_opened(conn, id);
+    rc = copy_begin(conn, id, err);
+    conn->wait_seconds += tdb_now() - conn->copy_mark.t0;
+    if (rc != 0)
+        copy_over(conn, 0, 0, err);
+    return rc;
+}
+
+int tdb_conn_copy_start(tdb_conn *conn, tdb_sql_id id, PGresult **rows, tdb_error *err)
+{
+    int rc;
+    copy_opened(conn, id);
+    rc = copy_start(conn, id, rows, err);
+    conn->wait_seconds += tdb_now() - conn->copy_mark.t0;
+    if (rc != 0)
+        copy_over(conn, 0, 0, err);
+    return rc;
+}
+
+int tdb_conn_copy_put(tdb_conn *conn, const char *data, size_t len, tdb_error *err)
+{
+    if (copy_put(conn, data, len, err) != 0) {
+        copy_over(conn, 0, 0, err);
+        return -1;
+    }
+    return 0;
+}
+
+int tdb_conn_copy_end(tdb_conn *conn, const char *abort_reason, tdb_error *err)
+{
+    long long rows = 0;
+    double t0 = tdb_now();
+    int rc = copy_end(conn, abort_reason, &rows, err);
+    conn->wait_seconds += tdb_now() - t0;
+    copy_over(conn, rows, abort_reason != NULL, rc != 0 ? err : NULL);
     return rc;
 }

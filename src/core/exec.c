@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "conn_internal.h"
+#include "trace_internal.h"
 
 #define MAX_ATTEMPTS 3   /* one send and at most two resends of a statement */
 
@@ -120,6 +120,7 @@ tdb_run_status tdb_collect(tdb_conn *conn, double deadline, PGresult **out)
     PGresult *keep = NULL, *res;
     int timed_out = 0;
 
+    conn->round_trips++;
     for (;;) {
         /* Once an answer is in, only the trailing ReadyForQuery is awaited: never cancel then. */
         int r = tdb_wait_result(pg, (timed_out || keep) ? 0 : deadline);
@@ -254,6 +255,7 @@ static tdb_run_status run_exchange(tdb_conn *conn, tdb_sql_id id, const tdb_sql 
     }
     if (!PQpipelineSync(pg))
         goto lost;
+    conn->round_trips++;
     for (int i = 0; i < STEP_COUNT; i++) {
         PGresult *res;
         if (!used[i])
@@ -419,18 +421,13 @@ static void timeout_error(const tdb_conn *conn, const tdb_sql *sql, tdb_run_stat
     }
 }
 
-PGresult *tdb_conn_exec_around(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
-                               tdb_around *around, tdb_error *err)
+static PGresult *exec_around(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
+                             tdb_around *around, tdb_error *err)
 {
     const tdb_sql *sql = tdb_sql_get(id);
     PGresult *res = NULL, *out = NULL;
     int attempt, resent = 0;
 
-    tdb_error_clear(err);
-    if (!conn) {
-        tdb_error_set(err, TDB_CLOSED, NULL, "the connection is closed");
-        return NULL;
-    }
     if (!sql->is_read)
         tdb_route_note_write(conn);
     for (attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -447,8 +444,10 @@ PGresult *tdb_conn_exec_around(tdb_conn *conn, tdb_sql_id id, const tdb_params *
             goto done;
         }
         if (st == TDB_RUN_SERVER_ERROR) {
-            if (lost_prepared_statement(conn, res))
+            if (lost_prepared_statement(conn, res)) {
+                conn->resends++;
                 continue;
+            }
             tdb_error_from_result(err, conn->pg, res, sql->label);
             goto done;
         }
@@ -463,6 +462,8 @@ PGresult *tdb_conn_exec_around(tdb_conn *conn, tdb_sql_id id, const tdb_params *
                                                    TDB_SQLSTATE_PREFIX_SESSION_ENDING);
             if (may_resend(conn, sql, st, around && around->then != NO_STATEMENT,
                            unprobed_goodbye, &resent)) {
+                if (st == TDB_RUN_LOST)
+                    conn->resends++;
                 tdb_conn_drop(conn);
                 continue;
             }
@@ -475,6 +476,35 @@ PGresult *tdb_conn_exec_around(tdb_conn *conn, tdb_sql_id id, const tdb_params *
 done:
     PQclear(res);
     return out;
+}
+
+/* The one emit point of single statements: counted, and traced when a tracer is set. */
+PGresult *tdb_conn_exec_around(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
+                               tdb_around *around, tdb_error *err)
+{
+    tdb_trace_mark m;
+    PGresult *res;
+    double end;
+
+    tdb_error_clear(err);
+    if (!conn) {
+        tdb_error_set(err, TDB_CLOSED, NULL, "the connection is closed");
+        return NULL;
+    }
+    tdb_trace_begin(conn, &m);
+    res = exec_around(conn, id, params, around, err);
+    end = tdb_trace_count(conn, &m, 1);
+    if (conn->trace)
+        tdb_trace_statement(conn, &m, end, id, around ? around->then : NO_STATEMENT, res,
+                            res && around ? around->then_res : NULL, err);
+    return res;
+}
+
+PGresult *tdb_conn_exec_quiet(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,
+                              tdb_error *err)
+{
+    tdb_error_clear(err);
+    return exec_around(conn, id, params, NULL, err);
 }
 
 PGresult *tdb_conn_exec(tdb_conn *conn, tdb_sql_id id, const tdb_params *params,

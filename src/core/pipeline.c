@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn_internal.h"
 #include "pipeline.h"
+#include "trace_internal.h"
 
 #define FLUSH_EVERY 64   /* calls queued between attempts to send */
 
@@ -36,6 +36,8 @@ typedef struct call {
     int skipped;                        /* no statement: nothing to send (TDB_SQL_NONE) */
     PGresult *result;                   /* the answer, or */
     tdb_error *error;                   /* why there is none (NULL and no result: out of memory) */
+    double done;                        /* when its outcome came (traced only) */
+    unsigned resends, reconnects, retries;   /* for its outcome */
 } call;
 
 struct tdb_pipeline {
@@ -253,6 +255,8 @@ static int take(tdb_conn *conn, tdb_pipeline *pl, reader *rd, PGresult *res)
         PQclear(res);
         if (!ok)
             return -1;
+        if (conn->trace)
+            c->done = tdb_now();
         rd->next = skip_ahead(pl, rd->next + 1);
         if (rd->next < pl->n)
             rd->phase = first_phase(&pl->calls[rd->next]);
@@ -354,6 +358,24 @@ static void unknown_outcome(call *c, const char *why)
     call_fail(c, &e);
 }
 
+/* A call run again on its own: part of the pipeline's trace, not an event of its own. */
+static void run_alone(tdb_conn *conn, call *c, const tdb_params *p)
+{
+    unsigned long long resends = conn->resends;
+    unsigned reconnects = conn->reconnects, retries = conn->connect_retries;
+    tdb_error e;
+    if (c->sent)
+        conn->resends++;   /* it left in the pipeline: this sends it again */
+    c->result = tdb_conn_exec_quiet(conn, c->id, p, &e);
+    if (!c->result)
+        call_fail(c, &e);
+    c->resends += (unsigned)(conn->resends - resends);
+    c->reconnects += conn->reconnects - reconnects;
+    c->retries += conn->connect_retries - retries;
+    if (conn->trace)
+        c->done = tdb_now();
+}
+
 /*
  * After a lost connection, every call without an outcome gets one.  In a
  * transaction that had begun, all of them fail (the server rolled it back);
@@ -393,9 +415,27 @@ static void recover(tdb_conn *conn, tdb_pipeline *pl, const reader *rd, exchange
         }
         p.n = c->nparams;
         memcpy(p.values, c->values, sizeof p.values);
-        c->result = tdb_conn_exec(conn, c->id, &p, &e);
-        if (!c->result)
-            call_fail(c, &e);
+        run_alone(conn, c, &p);
+    }
+}
+
+/* One event per call, in order; `failed`: why none was sent. */
+static void trace_calls(tdb_conn *conn, const tdb_pipeline *pl, const tdb_trace_mark *m,
+                        double end, const tdb_error *failed)
+{
+    for (size_t i = 0; i < pl->n; i++) {
+        const call *c = &pl->calls[i];
+        tdb_trace_event ev;
+        if (c->skipped)   /* no statement, no event */
+            continue;
+        tdb_trace_init(conn, m, c->done > 0 ? c->done : end, TDB_TRACE_PIPELINE, c->id, &ev);
+        tdb_trace_outcome(&ev, c->result, c->error ? c->error : failed);
+        ev.resends = c->resends;
+        ev.reconnects = c->reconnects;
+        ev.retries = c->retries;
+        ev.begin = ev.begin && (c->steps & STEP_BEGIN);
+        ev.index = i + 1;
+        tdb_trace_emit(conn, &ev);
     }
 }
 
@@ -403,6 +443,10 @@ int tdb_pipeline_run(tdb_conn *conn, tdb_pipeline *pl, tdb_error *err)
 {
     reader rd = { 0 };
     exchange_end how;
+    tdb_trace_mark m;
+    double end;
+    size_t statements = 0;
+    int rc = 0;
     tdb_error_clear(err);
     if (!conn) {
         tdb_error_set(err, TDB_CLOSED, NULL, "the connection is closed");
@@ -410,17 +454,32 @@ int tdb_pipeline_run(tdb_conn *conn, tdb_pipeline *pl, tdb_error *err)
     }
     if (pl->n == 0)
         return 0;
-    if (tdb_conn_ensure_live(conn, 1, err) != 0)
-        return -1;
-    for (size_t i = 0; i < pl->n; i++) {
-        if (pl->calls[i].skipped)
-            continue;
-        if (!tdb_sql_get(pl->calls[i].id)->is_read)
-            tdb_route_note_write(conn);
-        tdb_route_note_pipeline_read(conn, pl->calls[i].id);
+    for (size_t i = 0; i < pl->n; i++)
+        statements += !pl->calls[i].skipped;
+    tdb_trace_begin(conn, &m);
+    if (tdb_conn_ensure_live(conn, 1, err) != 0) {
+        rc = -1;
+    } else {
+        size_t first = skip_ahead(pl, 0);
+        for (size_t i = first; i < pl->n; i++) {
+            if (pl->calls[i].skipped)   /* no statement to look up */
+                continue;
+            if (!tdb_sql_get(pl->calls[i].id)->is_read)
+                tdb_route_note_write(conn);
+            tdb_route_note_pipeline_read(conn, pl->calls[i].id);
+        }
+        if (first < pl->n) {
+            /* A reconnect before anything was sent belongs to the first call. */
+            pl->calls[first].reconnects = conn->reconnects - m.reconnects;
+            pl->calls[first].retries = conn->connect_retries - m.retries;
+            conn->round_trips++;   /* however many calls: they do not wait for each other */
+        }
+        how = exchange(conn, pl, &rd);
+        if (how != EXCHANGE_DONE)
+            recover(conn, pl, &rd, how);
     }
-    how = exchange(conn, pl, &rd);
-    if (how != EXCHANGE_DONE)
-        recover(conn, pl, &rd, how);
-    return 0;
+    end = tdb_trace_count(conn, &m, statements);
+    if (conn->trace)
+        trace_calls(conn, pl, &m, end, rc != 0 ? err : NULL);
+    return rc;
 }

@@ -33,6 +33,9 @@ struct tdb_router {
     unsigned long long replayed;  /* the replica seen at or past this position */
     int last_read;                /* TDB_READ_* */
     unsigned replica_reads;
+    /* Counters of replica connections closed so far: the handle's info() adds them. */
+    unsigned long long statements, round_trips, resends;
+    double wait_seconds;
 };
 
 tdb_router *tdb_router_new(const tdb_conn_options *opts, tdb_error *err)
@@ -164,6 +167,10 @@ static int replica_usable(tdb_router *r)
 
 static void replica_failed(tdb_router *r)
 {
+    r->statements += r->replica->statements;
+    r->round_trips += r->replica->round_trips;
+    r->resends += r->replica->resends;
+    r->wait_seconds += r->replica->wait_seconds;
     tdb_conn_close(r->replica);
     r->replica = NULL;
     r->retry_at = tdb_now() + REPLICA_COOLDOWN;
@@ -210,5 +217,21 @@ void tdb_route_info(const tdb_conn *conn, tdb_conn_info *info)
     info->last_read = r->last_read == TDB_READ_REPLICA ? "replica"
                     : r->last_read == TDB_READ_PRIMARY ? "primary" : NULL;
     info->replica_reads = r->replica_reads;
+    /* The replica's statements are the handle's too (and go to its tracer). */
+    info->statements += r->statements + (r->replica ? r->replica->statements : 0);
+    info->round_trips += r->round_trips + (r->replica ? r->replica->round_trips : 0);
+    info->resends += r->resends + (r->replica ? r->replica->resends : 0);
+    info->wait_seconds += r->wait_seconds + (r->replica ? r->replica->wait_seconds : 0);
     info->replica_host = r->replica && r->replica->pg ? PQhost(r->replica->pg) : NULL;
+}
+
+void tdb_route_set_trace(tdb_conn *conn, tdb_trace_fn fn, void *ctx)
+{
+    tdb_router *r = conn->router;
+    if (!r)
+        return;
+    r->opts.trace = fn;
+    r->opts.trace_ctx = ctx;
+    if (r->replica)
+        tdb_conn_set_trace(r->replica, fn, ctx);
 }
