@@ -385,6 +385,19 @@ describe("create_tasks ids", function()
     assert(ok, err)
   end)
 
+  it("are right when the sequence is cached and the batch is the connection's first call", function()
+    local user = helper.uid("bulk-cache-first")
+    helper.psql("ALTER SEQUENCE " .. helper.psql("SELECT " .. SEQ) .. " CACHE 7")
+    local fresh = helper.connect()
+    local ok, err = pcall(function()
+      local list = titles_batch(user, 20, "first ")
+      assert_mapping(user, list, fresh:create_tasks(list))
+    end)
+    fresh:close()
+    helper.psql("ALTER SEQUENCE " .. helper.psql("SELECT " .. SEQ) .. " CACHE 1")
+    assert(ok, err)
+  end)
+
   -- The proof holds only for step 1, no cache, and a readable sequence: the
   -- statement that reads the mark says NULL otherwise (ids are then drawn first).
   it("are read from the sequence only when the proof can hold", function()

@@ -232,7 +232,8 @@ static tdb_run_status run_exchange(tdb_conn *conn, tdb_sql_id id, const tdb_sql 
     int timed_out = 0, r = 0;
     tdb_run_status st = TDB_RUN_LOST;
 
-    used[STEP_PID] = conn->proxy_unknown;
+    /* A SELECT in an aborted transaction fails, and would take a ROLLBACK down with it. */
+    used[STEP_PID] = conn->proxy_unknown && PQtransactionStatus(pg) != PQTRANS_INERROR;
     used[STEP_BEGIN] = conn->begin_pending;
     used[STEP_BEFORE] = around && around->before != NO_STATEMENT;
     used[STEP_PREPARE] = named && !conn->prepared[id];
