@@ -4,14 +4,18 @@
 --
 --   taskshell bench/profile.lua OP N
 --
--- OP: get list create update toggle delete bulk.  The set-up (handles, the
+-- OP: get list create update toggle delete bulk; OP+trace: the same with a
+-- trace function (one that counts the events).  The set-up (handles, the
 -- ids, argument strings) is the same whatever N, so the cost of N
 -- operations is the run with N minus the run with 0.
 local taskdb = require("taskdb")
 local op, n = arg[1], tonumber(arg[2])
-assert(op and n, "usage: profile.lua OP N")
+assert(op and n, "usage: profile.lua OP[+trace] N")
+local traced = op:find("+trace", 1, true) ~= nil
+op = op:gsub("%+trace$", "")
 
-local db = taskdb.connect()
+local events = 0
+local db = taskdb.connect(traced and { trace = function() events = events + 1 end } or nil)
 local DESC = "benchmark description " .. string.rep("0", 38)
 local users, ids = {}, {}
 for u = 0, 199 do

@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/profile.sh — where taskdb's client time goes, per operation.
 #
-#   sh bench/profile.sh [OP...]      OP: get list create update toggle delete bulk
+#   sh bench/profile.sh [OP...]      OP: get list create update toggle delete bulk,
+#                                    or OP+trace: the same with a trace function
 #
 # Starts its own cluster (bench/pgcluster.sh), lays down the W1 rows, and
 # runs bench/profile.lua under valgrind's callgrind: instructions per
@@ -43,7 +44,7 @@ rm -rf -- "$OUTDIR"
 mkdir -p -- "$OUTDIR"
 
 count_of() {   # OP -> operations per profiled run
-    case $1 in
+    case ${1%+trace} in
         list) echo 500 ;;
         bulk) echo 100000 ;;
         *) echo 2000 ;;
@@ -80,7 +81,7 @@ for op in "$@"; do
         $1 == 0 { base[$3] = $2; next }
         { cost = ($2 - base[$3]) / n; if (cost >= 100) printf "  %10.0f  %s\n", cost, $3 }' |
         sort -rn | head -n 25
-    if command -v strace >/dev/null 2>&1 && [ "$op" != bulk ] && [ "$op" != delete ]; then
+    if command -v strace >/dev/null 2>&1 && [ "${op%+trace}" != bulk ] && [ "${op%+trace}" != delete ]; then
         for k in 0 "$n"; do
             strace -f -c -o "$OUTDIR/strace.$op.$k" "$TASKSHELL" "$HERE/profile.lua" "$op" "$k" \
                 >/dev/null 2>&1 || true

@@ -6,7 +6,7 @@
 --
 -- File kinds by name: *.td (workload.lua run: keys get "td." prefixed),
 -- everything else as written (pg.*, copy.*, idle.*, each.*, getall.*,
--- small.*, big.*, startup.*, machine.*, info.*).
+-- small.*, big.*, startup.*, trace.*, machine.*, info.*).
 
 local values, strings = {}, {}
 for k = 1, select("#", ...) do
@@ -125,6 +125,24 @@ for _, name in ipairs({ "create", "get", "list", "update", "toggle", "delete" })
   if #each > 1 then p("  %-6s ratio run by run: %s", name, table.concat(each, " ")) end
 end
 p("")
+
+-- Tracing: the same operations with a trace function off and on.  Off is
+-- the path of every figure above; its cost before and after tracing was
+-- added is in bench/RESULTS.md (instruction counts, bench/profile.sh).
+if median("trace.off.get.ops") then
+  p("trace function off vs on: the single operations again, %s each, on two connections taking turns " ..
+    "(blocks of 500); the one with a trace function got %s events",
+    fmt_int(median("trace.off.get.n")), fmt_int(median("trace.events")))
+  local th = "%-8s %12s %12s %7s %9s %9s %9s %9s"
+  p(th, "phase", "off op/s", "on op/s", "on/off", "off p50us", "on p50us", "off p99us", "on p99us")
+  for _, name in ipairs({ "create", "get", "update", "toggle", "delete" }) do
+    local off, on = median("trace.off." .. name .. ".ops"), median("trace.on." .. name .. ".ops")
+    p(th, name, fmt_int(off), fmt_int(on), fmt_x(off and on and on / off),
+      fmt_f(median("trace.off." .. name .. ".p50")), fmt_f(median("trace.on." .. name .. ".p50")),
+      fmt_f(median("trace.off." .. name .. ".p99")), fmt_f(median("trace.on." .. name .. ".p99")))
+  end
+  p("")
+end
 
 local function line(label, value, target, ok)
   if ok == false then all_ok = false end

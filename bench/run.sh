@@ -29,9 +29,9 @@ for f in "$TASKSHELL" "$SQLDUMP"; do
 done
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-    QUICK=1 RUNS=1 N=2000 NLIST=200 NBULK=10000 NSINGLE=2000 NOTHER=100000 STARTUP_RUNS=5
+    QUICK=1 RUNS=1 N=2000 NLIST=200 NBULK=10000 NSINGLE=2000 NOTHER=100000 STARTUP_RUNS=5 NTRACE=1000
 else
-    QUICK=0 RUNS=${BENCH_RUNS:-3} N=20000 NLIST=2000 NBULK=100000 NSINGLE=20000 NOTHER=1000000 STARTUP_RUNS=20
+    QUICK=0 RUNS=${BENCH_RUNS:-3} N=20000 NLIST=2000 NBULK=100000 NSINGLE=20000 NOTHER=1000000 STARTUP_RUNS=20 NTRACE=10000
 fi
 BULK_USER=bench-bulk
 SECTIONS=${BENCH_SECTIONS:-local net}
@@ -157,6 +157,9 @@ while [ "$r" -le "$RUNS" ]; do
     sleep 1   # let the statistics catch up
     echo "autovacuum.td=$(( $(autovacuums bench) - td0 ))" >>"$OUT/run$r.td"
     echo "autovacuum.pg=$(( $(autovacuums bench_pg) - pg0 ))" >>"$OUT/run$r.pg"
+    # The same single operations with a trace function off and on (two
+    # connections taking turns): what tracing costs when it is on.
+    "$TASKSHELL" "$HERE/workload.lua" trace "$NTRACE" "$SEED" >"$OUT/run$r.trace"
     # Memory, each in its own process: idle baseline vs after iterating.
     "$TASKSHELL" "$HERE/workload.lua" idle >"$OUT/run$r.mem"
     "$TASKSHELL" "$HERE/workload.lua" each "$BULK_USER" "$NBULK" >>"$OUT/run$r.mem"
@@ -216,7 +219,7 @@ echo "machine.load_end=$(cut -d" " -f1-3 /proc/loadavg)" >>"$OUT/machine.txt"
 : >"$OUT/table.txt"
 if want local; then
     "$TASKSHELL" "$HERE/report.lua" "$OUT/machine.txt" "$OUT"/run*.td "$OUT"/run*.pg \
-        "$OUT"/run*.mem "$OUT/growth.txt" "$OUT/startup.txt" >>"$OUT/table.txt"
+        "$OUT"/run*.mem "$OUT"/run*.trace "$OUT/growth.txt" "$OUT/startup.txt" >>"$OUT/table.txt"
     echo >>"$OUT/table.txt"
 fi
 if want net; then

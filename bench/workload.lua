@@ -10,6 +10,7 @@
 --   taskshell bench/workload.lua getall USER N   RSS after get_tasks of USER's rows
 --   taskshell bench/workload.lua growth N NLIST SEED   get/list on the rows present
 --   taskshell bench/workload.lua startup RUNS TASKSHELL   process start-up time
+--   taskshell bench/workload.lua trace N SEED    single operations, trace function off vs on
 --
 -- Every mode prints `key=value` lines on stdout (read by bench/report.lua).
 -- Latencies are per call, from a monotonic clock with ns resolution, in µs.
@@ -346,9 +347,90 @@ function modes.startup(runs, shell)
   emit("startup.sh_ms", shmed)
 end
 
+-- The single-operation phases of W1 with a trace function off and on:
+-- two connections, one with a function that counts the events, each with
+-- its own users and rows, taking turns in blocks of TRACE_BLOCK calls (the
+-- side that goes first alternates), so that a burst of other work on the
+-- machine hits both alike.  Each side's time is the sum of its own blocks.
+local TRACE_BLOCK = 500
+
+function modes.trace(n, seed)
+  n, seed = tonumber(n), tonumber(seed)
+  local events = 0
+  local sides = {
+    { name = "off", db = connect() },
+    { name = "on", db = taskdb.connect{ trace = function(ev) events = events + 1 end } },
+  }
+  for _, side in ipairs(sides) do
+    side.names, side.users, side.ids = {}, {}, {}
+    for u = 0, NUSERS - 1 do
+      side.names[u] = "bench-trace-" .. side.name .. "-" .. u
+      side.users[u] = side.db:user(side.names[u])
+    end
+  end
+  local titles, new_titles, pick, order = {}, {}, {}, {}
+  for i = 0, n - 1 do
+    titles[i] = "task " .. i
+    new_titles[i + 1] = "task " .. i .. " renamed"
+  end
+  math.randomseed(seed)
+  for j = 1, n do pick[j] = math.random(0, n - 1) end
+  for j = 1, n do order[j] = j - 1 end
+  for j = n, 2, -1 do
+    local k = math.random(1, j)
+    order[j], order[k] = order[k], order[j]
+  end
+  local phases = {
+    { "create", function(s, j)
+        local i = j - 1
+        s.ids[i] = s.db:create_task{ user_id = s.names[i % NUSERS], title = titles[i], description = DESC }.id
+      end },
+    { "get", function(s, j)
+        local i = pick[j]
+        if s.users[i % NUSERS]:get_task(s.ids[i]) == nil then error("trace get: missing") end
+      end },
+    { "update", function(s, j)
+        local i = pick[j]
+        if s.users[i % NUSERS]:update_task(s.ids[i], { title = new_titles[j] }) == nil then
+          error("trace update: missing")
+        end
+      end },
+    { "toggle", function(s, j)
+        local i = pick[j]
+        if s.users[i % NUSERS]:toggle_complete(s.ids[i]) == nil then error("trace toggle: missing") end
+      end },
+    { "delete", function(s, j)
+        local i = order[j]
+        if not s.users[i % NUSERS]:delete_task(s.ids[i]) then error("trace delete: missing") end
+      end },
+  }
+  for _, phase in ipairs(phases) do
+    local name, body = phase[1], phase[2]
+    for _, side in ipairs(sides) do side.lat, side.elapsed = {}, 0 end
+    local first = 1
+    for from = 1, n, TRACE_BLOCK do
+      local to = math.min(from + TRACE_BLOCK - 1, n)
+      for k = 0, 1 do
+        local side = sides[(first + k - 1) % 2 + 1]
+        local start = now()
+        for j = from, to do
+          local s = now()
+          body(side, j)
+          side.lat[j] = now() - s
+        end
+        side.elapsed = side.elapsed + (now() - start)
+      end
+      first = 3 - first
+    end
+    for _, side in ipairs(sides) do report("trace." .. side.name .. "." .. name, n, side.elapsed, side.lat) end
+  end
+  emit("trace.events", events)
+  for _, side in ipairs(sides) do side.db:close() end
+end
+
 local mode = ...
 if not modes[mode] then
-  io.stderr:write("usage: taskshell bench/workload.lua run|idle|each|getall|growth|startup ...\n")
+  io.stderr:write("usage: taskshell bench/workload.lua run|idle|each|getall|growth|startup|trace ...\n")
   os.exit(2)
 end
 modes[mode](select(2, ...))
