@@ -68,7 +68,7 @@ typedef struct tdb_conn_info {
     unsigned replica_reads;   /* reads the replica answered */
     const char *replica_host; /* the replica connected to, if any */
     const char *application_name;  /* as the server reports it (ParameterStatus) */
-    /* Since connecting; see README "Tracing" for what each counts. */
+    /* Since connecting; README "Tracing and counters" says what each counts. */
     unsigned long long statements;   /* one per trace event */
     unsigned long long round_trips;  /* sent, then waited for the answer */
     unsigned long long resends;      /* statements sent again after a lost answer */

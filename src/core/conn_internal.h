@@ -18,7 +18,7 @@ typedef struct tdb_router tdb_router;
 typedef struct tdb_trace_mark {
     double t0;
     unsigned long long resends;
-    unsigned reconnects, retries;
+    unsigned reconnects, connect_retries;
     int begin_pending;
 } tdb_trace_mark;
 

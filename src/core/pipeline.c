@@ -471,7 +471,7 @@ int tdb_pipeline_run(tdb_conn *conn, tdb_pipeline *pl, tdb_error *err)
         if (first < pl->n) {
             /* A reconnect before anything was sent belongs to the first call. */
             pl->calls[first].reconnects = conn->reconnects - m.reconnects;
-            pl->calls[first].retries = conn->connect_retries - m.retries;
+            pl->calls[first].retries = conn->connect_retries - m.connect_retries;
             conn->round_trips++;   /* however many calls: they do not wait for each other */
         }
         how = exchange(conn, pl, &rd);

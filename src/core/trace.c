@@ -24,7 +24,7 @@ const char *tdb_trace_kind_name(tdb_trace_kind kind)
     return "?";
 }
 
-/* The server's answer to both halves of one round trip was "done" (COMMIT may say ROLLBACK). */
+/* The COMMIT or RELEASE sent after a statement succeeded (COMMIT of an aborted transaction says ROLLBACK). */
 static int ended_ok(const PGresult *res)
 {
     return res && PQresultStatus(res) == PGRES_COMMAND_OK &&
@@ -49,7 +49,7 @@ void tdb_trace_init(const tdb_conn *conn, const tdb_trace_mark *m, double end,
     ev->ms = (end - m->t0) * 1000.0;
     ev->resends = (unsigned)(conn->resends - m->resends);
     ev->reconnects = conn->reconnects - m->reconnects;
-    ev->retries = conn->connect_retries - m->retries;
+    ev->retries = conn->connect_retries - m->connect_retries;
     ev->begin = m->begin_pending && !conn->begin_pending;
     ev->sqlstate = "";
 }

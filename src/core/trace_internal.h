@@ -21,7 +21,7 @@ static inline void tdb_trace_begin(tdb_conn *conn, tdb_trace_mark *m)
     m->t0 = tdb_now();
     m->resends = conn->resends;
     m->reconnects = conn->reconnects;
-    m->retries = conn->connect_retries;
+    m->connect_retries = conn->connect_retries;
     m->begin_pending = conn->begin_pending;
 }
 
