@@ -314,6 +314,22 @@ describe("a trace function", function()
     c:close()
   end)
 
+  it("with read_url, the replica's statements are traced and counted with the handle's", function()
+    local fn, evs = recorder()
+    local c = helper.connect{ read_url = helper.tcp_url(), trace = fn }
+    c:info()                                  -- its first ping, on the primary
+    assert.is_nil(c:get_task(-1))
+    local info = c:info()
+    assert.equal("replica", info.last_read)
+    local ev = check_event(evs[#evs])
+    assert.equal("get", ev.label)
+    assert.equal("127.0.0.1", ev.host)
+    assert.equal(helper.tcp_url():match(":(%d+)/"), ev.port)
+    assert.equal(#evs, info.statements)
+    assert.is_nil(dump(evs):find(helper.password(), 1, true))
+    c:close()
+  end)
+
   it("takes only a function", function()
     helper.expect_error("invalid", "trace", taskdb.connect, { url = helper.url(), trace = true })
     helper.expect_error("invalid", "trace", taskdb.connect, { url = helper.url(), trace = "stderr" })
