@@ -201,6 +201,19 @@ describe("a trace function", function()
     assert.is_true(events[n + 4].ms >= events[n + 1].ms)
   end)
 
+  it("a pipeline call with nothing to send has no event; the others keep their index", function()
+    local n, before = #events, db:info()
+    local r = db:pipeline(function(p)
+      p:delete_tasks{ ids = {} }
+      p:get_task(-1)
+    end)
+    assert.equal(0, r[1])
+    assert.equal(n + 1, #events)
+    assert.equal("get", events[#events].label)
+    assert.equal(2, events[#events].index)
+    assert.equal(before.statements + 1, db:info().statements)
+  end)
+
   it("a pipeline whose connection is lost: the read run again shows its resend", function()
     local user = helper.uid("tr-pl-lost")
     local n = #events
