@@ -54,7 +54,7 @@ struct tdb_conn {
 
     /* Counters (tdb_conn_info) and tracing (trace.c). */
     unsigned long long statements, round_trips, resends;
-    unsigned connect_retries;   /* connection attempts retried */
+    unsigned connect_retries;   /* rounds over the hosts retried after a pause (connect.c) */
     double wait_seconds;
     tdb_trace_fn trace;         /* where events go; NULL: tracing is off */
     void *trace_ctx;

@@ -39,7 +39,7 @@ typedef struct tdb_trace_event {
     const char *port;      /* "" if none */
     unsigned resends;      /* times it was sent again after its answer was lost */
     unsigned reconnects;   /* connections re-established for it */
-    unsigned retries;      /* connection attempts retried while re-establishing */
+    unsigned retries;      /* rounds over the URL's hosts retried while re-establishing */
     tdb_kind error;        /* why it failed; TDB_OK when ok */
     const char *sqlstate;  /* the server's SQLSTATE when it failed; "" if none */
     int begin;             /* its transaction's BEGIN went in the same round trip */
