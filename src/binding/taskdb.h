@@ -1,9 +1,15 @@
 /*
- * taskdb.h — the binding's one entry point.
+ * taskdb.h — the binding's entry points.
  *
  * luaopen_taskdb builds the `taskdb` module table (connect, null, version,
  * the error and handle metatables).  The host registers it in
  * package.preload; stock lua5.4 finds it in build/taskdb.so.
+ *
+ * taskdb_interrupt is async-signal-safe, for a host's SIGINT handler: the
+ * statement taskdb is waiting for (or the next one) is cancelled on the
+ * server and fails with a `timeout` error; a connect under way fails as
+ * timed out.  taskdb_interrupt_clear drops a request nothing has taken yet
+ * (call it before running the next command).
  */
 #ifndef TASKDB_H
 #define TASKDB_H
@@ -17,5 +23,7 @@
 #endif
 
 TASKDB_EXPORT int luaopen_taskdb(lua_State *L);
+TASKDB_EXPORT void taskdb_interrupt(void);
+TASKDB_EXPORT void taskdb_interrupt_clear(void);
 
 #endif

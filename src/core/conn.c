@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include "config.h"
 #include "conn_internal.h"
+#include "interrupt.h"
 
 #define DEFAULT_CONNECT_TIMEOUT 5.0
 #define DEFAULT_RETRIES 3
@@ -26,10 +28,29 @@ double tdb_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static volatile sig_atomic_t interrupt_requested;
+
+void tdb_interrupt(void)
+{
+    interrupt_requested = 1;
+}
+
+void tdb_interrupt_clear(void)
+{
+    interrupt_requested = 0;
+}
+
+/* A signal that arrives during poll ends it with EINTR; one that arrived
+ * before is seen at the top of the loop.  Either way a tdb_interrupt
+ * request reads as the deadline. */
 int tdb_poll_until(struct pollfd *pfd, double deadline)
 {
     for (;;) {
         int ms = -1, r;
+        if (interrupt_requested) {
+            interrupt_requested = 0;
+            return 0;
+        }
         if (deadline > 0) {
             double left = deadline - tdb_now();
             if (left <= 0)
