@@ -70,7 +70,7 @@ static void test_format(void)
               formats(762525296789012LL + 86400000000LL, "2024-03-01T12:34:56.789012Z"));
     test_cond("time: 2100-03-01 (2100 not a leap year)",
               formats(3160857600000000LL, "2100-03-01T00:00:00.000000Z"));
-    test_cond("time: DESIGN.md's example 2026-11-24T10:15:30.123456Z",
+    test_cond("time: the API's example 2026-11-24T10:15:30.123456Z",
               formats(848830530123456LL, "2026-11-24T10:15:30.123456Z"));
     test_cond("time: infinity", formats(INT64_MAX, "infinity"));
     test_cond("time: -infinity", formats(INT64_MIN, "-infinity"));
