@@ -84,7 +84,7 @@ function repl.start(version_line)
     return table.concat(lines, "\n")
   end
   if rawget(_G, "taskdb") == nil then _G.taskdb = taskdb end
-  local source = repl.database_url_source(taskdb)
+  local source, reason = repl.database_url_source(taskdb)
   if rawget(_G, "db") ~= nil then
     lines[#lines + 1] = "db: already set by the code run before this prompt"
   elseif source then
@@ -93,8 +93,8 @@ function repl.start(version_line)
       "db: ready, connects on first use (DATABASE_URL from %s); try  = db:get_tasks{ limit = 10 }",
       source == "environment" and "the environment" or "./" .. source)
   else
-    lines[#lines + 1] =
-      "db: not available (no DATABASE_URL in the environment or ./.env); use taskdb.connect(url)"
+    local why = type(reason) == "table" and reason.message or tostring(reason)
+    lines[#lines + 1] = "db: not available; use taskdb.connect(url) (" .. why .. ")"
   end
   return table.concat(lines, "\n")
 end
