@@ -1,5 +1,5 @@
--- The taskshell REPL on a real pseudo-terminal, driven through tmux:
--- keys are typed with send-keys and the screen is read with capture-pane.
+-- The taskshell REPL on a real pseudo-terminal, driven through tmux
+-- (spec/support/terminal.lua).
 -- Run from the project root: build/taskshell /usr/bin/busted spec/repl_spec.lua
 -- TASKDB_BUILD names the build directory (default "build").  Needs tmux.
 -- Tests tagged #binding need the real taskdb binding linked in.
@@ -28,100 +28,39 @@ local build = os.getenv("TASKDB_BUILD") or "build"
 if build:sub(1, 1) ~= "/" then build = project .. "/" .. build end
 local HOST = build .. "/taskshell"
 
-local POLL_SECONDS = 0.1
+local terminal = require("spec.support.terminal")
 
--- One taskshell running in a private tmux server, with its own HOME and
--- working directory (no ./.env, no history of the person running tests).
-local Session = {}
-Session.__index = Session
-
+-- One taskshell running on its own terminal, with its own HOME and working
+-- directory (no ./.env, no history of the person running tests).
 -- env: extra arguments for env(1), e.g. "-u DATABASE_URL".  `after`, an
 -- ended session, lends its directories (and so its HOME and history).
 -- files: name -> text, written into the working directory first.
 local function start(env, after, files)
   local dir = after and after.dir or command_output("mktemp -d")
-  local self = setmetatable({
-    dir = dir, home = dir .. "/home", cwd = dir .. "/cwd",
-    socket = os.tmpname(),
-  }, Session)
-  os.remove(self.socket)  -- tmux creates the socket itself
-  os.execute("mkdir -p " .. shell_quote(self.home) .. " " .. shell_quote(self.cwd))
+  local home, cwd = dir .. "/home", dir .. "/cwd"
+  os.execute("mkdir -p " .. shell_quote(home) .. " " .. shell_quote(cwd))
   for name, text in pairs(files or {}) do
-    local file = assert(io.open(self.cwd .. "/" .. name, "wb"))
+    local file = assert(io.open(cwd .. "/" .. name, "wb"))
     file:write(text)
     file:close()
   end
-  local command = string.format("env %s HOME=%s %s", env, shell_quote(self.home), shell_quote(HOST))
-  local _, ok = self:tmux("new-session -d -s repl -x 160 -y 50 -c " ..
-    shell_quote(self.cwd) .. " " .. shell_quote(command))
-  assert(ok, "could not start tmux")
+  local self = terminal.start(string.format("env %s HOME=%s %s", env, shell_quote(home), shell_quote(HOST)),
+                              { cwd = cwd })
+  self.dir, self.home, self.cwd = dir, home, cwd
+  -- closing a session also removes its directories; stop_server keeps them
+  self.stop_server = getmetatable(self).__index.close
+  self.close = function(s)
+    s:stop_server()
+    os.execute("rm -rf " .. shell_quote(s.dir))
+  end
   return self
-end
-
-function Session:tmux(args)
-  -- -f /dev/null: the tester's ~/.tmux.conf must not change what we see
-  return command_output("tmux -f /dev/null -S " .. shell_quote(self.socket) .. " " .. args .. " 2>&1")
-end
-
-function Session:type(text)
-  self:tmux("send-keys -t repl -l " .. shell_quote(text))
-end
-
-function Session:key(name)
-  self:tmux("send-keys -t repl " .. name)
-end
-
-function Session:line(text)
-  self:type(text)
-  self:key("Enter")
-end
-
--- The whole pane, scrollback included, wrapped lines joined.
-function Session:screen()
-  return (self:tmux("capture-pane -p -J -S - -t repl"))
-end
-
--- Polls the screen until `pattern` (a Lua pattern) shows, for at most
--- `seconds`; fails with the screen as it was.
-function Session:wait_for(pattern, seconds)
-  local screen
-  for _ = 1, math.ceil((seconds or 5) / POLL_SECONDS) do
-    screen = self:screen()
-    if screen:find(pattern) then return screen end
-    os.execute("sleep " .. POLL_SECONDS)
-  end
-  error(string.format("%q did not appear; the screen was:\n%s", pattern, screen), 2)
-end
-
-function Session:running()
-  local _, ok = self:tmux("has-session -t repl")
-  return ok
-end
-
-function Session:wait_exit(seconds)
-  for _ = 1, math.ceil((seconds or 5) / POLL_SECONDS) do
-    if not self:running() then return end
-    os.execute("sleep " .. POLL_SECONDS)
-  end
-  error("taskshell did not exit; the screen was:\n" .. self:screen(), 2)
-end
-
-function Session:stop_server()
-  self:tmux("kill-server")
-  os.remove(self.socket)
-end
-
-function Session:close()
-  self:stop_server()
-  os.execute("rm -rf " .. shell_quote(self.dir))
 end
 
 local session
 
 setup(function()
   assert(io.open(HOST, "rb"), "no host binary at " .. HOST .. " (run make, or set TASKDB_BUILD)"):close()
-  local _, has_tmux = command_output("command -v tmux")
-  assert(has_tmux, "tmux is required for the REPL specs (scripts/deps.sh installs it)")
+  terminal.require_tmux()
 end)
 
 after_each(function()
@@ -361,7 +300,8 @@ describe("the REPL with a database", function()
       H.wait_for("the update to wait for the lock", 20, function() return helper.psql(blocked) == "1" end)
       local pressed = H.now()
       session:key("C-c")
-      session:wait_for("interrupted!", 10)
+      session:wait_for("taskdb timeout error: [%w_]+: interrupted; cancelled on the server; " ..
+        "nothing was applied %[sqlstate 57014%]", 10)
       session:wait_for("\n>%s*$", 10)
       -- back long before the holder lets go, and nothing waits on the server any more
       assert.is_true(H.now() - pressed < 10)

@@ -14,9 +14,9 @@
 #include "interrupt.h"
 #include "version.h"
 
-void taskdb_interrupt(void)
+int taskdb_interrupt(void)
 {
-    tdb_interrupt();
+    return tdb_interrupt();
 }
 
 void taskdb_interrupt_clear(void)

@@ -49,17 +49,18 @@ static void setsignal(int sig, void (*handler)(int)) {
   sigaction(sig, &sa, NULL);
 }
 
-/* A signal handler cannot touch the Lua state safely; it only sets a hook
- * that stops the running code, and asks taskdb to cancel the statement it
- * is waiting for (the wait ends at once; the hook then raises
- * "interrupted!" as the error comes back into Lua).  A second Ctrl-C
- * kills the process. */
+/* A signal handler cannot touch the Lua state safely.  When taskdb is
+ * waiting on the server, it takes the request: the statement is cancelled
+ * there and its error comes back into Lua as any error does (catchable,
+ * with its own message), and a later Ctrl-C is handled the same way.
+ * Otherwise it sets a hook that stops the running code with
+ * "interrupted!", as lua.c does, and a second Ctrl-C kills the process. */
 static void laction(int sig) {
   int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
-  setsignal(sig, SIG_DFL);
   got_sigint = 1;
+  if (taskdb_interrupt()) return;
+  setsignal(sig, SIG_DFL);
   stop_hook_set = 1;
-  taskdb_interrupt();
   lua_sethook(globalL, lstop, flag, 1);
 }
 
