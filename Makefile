@@ -155,7 +155,7 @@ INSTALL         ?= install
 LUA_MODULES     = $(wildcard lua/taskshell/*.lua)
 # The core's public headers, installed as include/taskdb/taskdb_<name>.h
 # (their includes rewritten to match) under one umbrella, taskdb/taskdb.h.
-PUBLIC_HEADERS  = version error config sql conn validate task schema interrupt
+PUBLIC_HEADERS  = version error config sql conn validate task schema pipeline interrupt
 STAGED_HEADERS  = $(PUBLIC_HEADERS:%=$(BUILD)/include/taskdb/taskdb_%.h) \
                   $(BUILD)/include/taskdb/taskdb.h
 empty           :=

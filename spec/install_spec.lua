@@ -79,7 +79,7 @@ describe("make install into a staging DESTDIR", function()
       "usr/local/lib/pkgconfig/taskdb.pc",
       "usr/local/share/man/man1/taskshell.1",
     }
-    for _, h in ipairs({ "config", "conn", "error", "interrupt", "schema", "sql", "task", "validate", "version" }) do
+    for _, h in ipairs({ "config", "conn", "error", "interrupt", "pipeline", "schema", "sql", "task", "validate", "version" }) do
       want[#want + 1] = "usr/local/include/taskdb/taskdb_" .. h .. ".h"
     end
     for _, m in ipairs(lua_modules()) do want[#want + 1] = "usr/local/share/lua/5.4/taskshell/" .. m end
