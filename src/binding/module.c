@@ -24,6 +24,11 @@ void taskdb_interrupt_clear(void)
     tdb_interrupt_clear();
 }
 
+int taskdb_interrupt_delivered(void)
+{
+    return tdb_interrupt_delivered();
+}
+
 static int null_tostring(lua_State *L)
 {
     lua_pushliteral(L, "taskdb.null");

@@ -9,10 +9,11 @@
  * statement taskdb is waiting for (or the next one) is cancelled on the
  * server and fails with a `timeout` error saying it was interrupted; a
  * connect under way fails as timed out.  It returns 1 when taskdb is
- * waiting and takes the request at once (the error then comes back into
- * Lua by itself), 0 when the host must stop its own code.
- * taskdb_interrupt_clear drops a request nothing has taken yet (call it
- * before running the next command).
+ * waiting and takes the request at once.  taskdb_interrupt_delivered says
+ * (once) whether such an error has been raised since: if not (the cancel
+ * came too late, or nothing was waiting), the host stops its own code.
+ * taskdb_interrupt_clear forgets every request (call it before running the
+ * next command).
  */
 #ifndef TASKDB_H
 #define TASKDB_H
@@ -28,5 +29,6 @@
 TASKDB_EXPORT int luaopen_taskdb(lua_State *L);
 TASKDB_EXPORT int taskdb_interrupt(void);
 TASKDB_EXPORT void taskdb_interrupt_clear(void);
+TASKDB_EXPORT int taskdb_interrupt_delivered(void);
 
 #endif

@@ -30,6 +30,7 @@ double tdb_now(void)
 
 static volatile sig_atomic_t interrupt_requested;  /* by tdb_interrupt, not yet taken */
 static volatile sig_atomic_t interrupt_taken;      /* a wait ended on a request */
+static volatile sig_atomic_t interrupt_delivered;  /* an error has said so */
 static volatile sig_atomic_t waiting;              /* tdb_poll_until is about to poll */
 
 int tdb_interrupt(void)
@@ -42,13 +43,23 @@ void tdb_interrupt_clear(void)
 {
     interrupt_requested = 0;
     interrupt_taken = 0;
+    interrupt_delivered = 0;
 }
 
 int tdb_interrupt_taken(void)
 {
     int taken = interrupt_taken;
     interrupt_taken = 0;
+    if (taken)
+        interrupt_delivered = 1;
     return taken;
+}
+
+int tdb_interrupt_delivered(void)
+{
+    int delivered = interrupt_delivered;
+    interrupt_delivered = 0;
+    return delivered;
 }
 
 /* A signal that arrives during poll ends it with EINTR; one that arrived

@@ -8,10 +8,16 @@
  * says it was interrupted; the connection stays usable), and a connect in
  * progress fails as timed out.  One request stops one wait, in whichever
  * connection of the process waits first.  It returns 1 when a wait is
- * under way and will take the request at once, so the host need not stop
- * its own code another way.  tdb_interrupt_clear drops a request no wait
- * has taken (a host calls it before running the next command).
- * tdb_interrupt_taken says (once) whether a wait ended on a request.
+ * under way to take the request at once.
+ *
+ * A cancel can come too late: the statement finishes anyway and no error
+ * says it was interrupted.  So a host also stops its own code, unless
+ * tdb_interrupt_delivered says (once) that an error has reported the
+ * request: that error is then on its way to the caller.
+ * tdb_interrupt_taken is for the code that words an error: did a wait end
+ * on a request?  (Once; the request then counts as delivered.)
+ * tdb_interrupt_clear forgets every request (a host calls it before
+ * running the next command).
  */
 #ifndef TDB_INTERRUPT_H
 #define TDB_INTERRUPT_H
@@ -19,5 +25,6 @@
 int tdb_interrupt(void);
 void tdb_interrupt_clear(void);
 int tdb_interrupt_taken(void);
+int tdb_interrupt_delivered(void);
 
 #endif

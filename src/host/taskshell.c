@@ -34,10 +34,13 @@ int host_interrupted(void) {
   return got_sigint;
 }
 
-/* The hook a SIGINT installs: raise "interrupted!" at the next Lua step. */
+/* The hook a SIGINT installs: raise "interrupted!" at the next Lua step,
+ * unless taskdb has just raised an error saying the statement it waited
+ * for was interrupted (that error stops the code, and stays catchable). */
 static void lstop(lua_State *L, lua_Debug *ar) {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
+  if (taskdb_interrupt_delivered()) return;
   luaL_error(L, "interrupted!");
 }
 
@@ -49,17 +52,15 @@ static void setsignal(int sig, void (*handler)(int)) {
   sigaction(sig, &sa, NULL);
 }
 
-/* A signal handler cannot touch the Lua state safely.  When taskdb is
- * waiting on the server, it takes the request: the statement is cancelled
- * there and its error comes back into Lua as any error does (catchable,
- * with its own message), and a later Ctrl-C is handled the same way.
- * Otherwise it sets a hook that stops the running code with
- * "interrupted!", as lua.c does, and a second Ctrl-C kills the process. */
+/* A signal handler cannot touch the Lua state safely: it asks taskdb to
+ * cancel the statement it is waiting for, and sets a hook that stops the
+ * running code at its next step (lstop).  While taskdb waits, the handler
+ * stays: a second Ctrl-C ends the cancel's wait too.  Otherwise, as in
+ * lua.c, a second Ctrl-C kills the process. */
 static void laction(int sig) {
   int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
   got_sigint = 1;
-  if (taskdb_interrupt()) return;
-  setsignal(sig, SIG_DFL);
+  if (!taskdb_interrupt()) setsignal(sig, SIG_DFL);
   stop_hook_set = 1;
   lua_sethook(globalL, lstop, flag, 1);
 }
