@@ -109,9 +109,12 @@ db-stop:
 	@sh scripts/localdb.sh stop
 
 # taskdb itself says whether a DATABASE_URL is configured (the environment,
-# else ./.env): without one, the private local cluster is used.
+# else ./.env): without one (it says why), the private local cluster is used.
+WHICH_URL = local url, err = require("taskdb").database_url(); \
+  if not url then io.stderr:write("run: ", err.message, "; using the local cluster\n") end; \
+  os.exit(url ~= nil)
 run: deps all
-	@if ! $(HOST) -e 'os.exit(require("taskdb").database_url() ~= nil)'; then \
+	@if ! $(HOST) -e '$(WHICH_URL)'; then \
 	  sh scripts/localdb.sh start >&2 || exit 1; \
 	  DATABASE_URL=$$(sh scripts/localdb.sh url) || exit 1; export DATABASE_URL; fi; \
 	$(HOST) scripts/quickstart.lua
