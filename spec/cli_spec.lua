@@ -78,5 +78,16 @@ describe("taskshell.cli", function()
     assert.same({ "-3" }, cli.arguments({ "-3" }, 0, 1)) -- a negative number is left to the script
     assert.same({ 0, 2, 2, 2 }, codes)
   end)
+
+  it("arguments: an option the script declares is left to it; any other is misuse", function()
+    local err, codes = capture(), {}
+    local cli = cli_module.new("fix", "usage: f\n", { stderr = err, options = { "--dry-run" },
+                                                     exit = function(c) codes[#codes + 1] = c end })
+    assert.same({ "--dry-run" }, cli.arguments({ "--dry-run" }, 0, 1))
+    assert.same({}, codes)
+    cli.arguments({ "--dry-rum" }, 0, 1)
+    assert.truthy(err.text:find("fix: unknown option --dry-rum", 1, true))
+    assert.same({ 2 }, codes)
+  end)
 end)
 

@@ -472,6 +472,8 @@ local SCRIPTS = {
   { name = "export", usage = "usage: taskshell scripts/export.lua [user_id]\n", extra = { "a", "b" }, args = {} },
   { name = "import", usage = "usage: taskshell scripts/import.lua [file]\n", extra = { "a", "b" }, args = {} },
   { name = "seed", usage = "usage: taskshell scripts/seed.lua N [users]\n", extra = { "1", "2", "3" }, args = { "5" } },
+  { name = "repair_schema", usage = "usage: taskshell scripts/repair_schema.lua [--dry-run]\n",
+    extra = { "--dry-run", "x" }, args = { "--dry-run" }, no_wait = true },
 }
 
 describe("every script's exit status", function()
@@ -554,6 +556,7 @@ describe("every script on Ctrl-C", function()
   end
 
   for _, s in ipairs(SCRIPTS) do
+    if s.no_wait then goto next_script end   -- reads only the catalogue: nothing to wait behind
     it(s.name .. ".lua: Ctrl-C while a statement waits cancels it on the server and exits 130", function()
       local app = helper.ident("ctrlc_" .. s.name)
       local args = s.args
@@ -580,6 +583,7 @@ describe("every script on Ctrl-C", function()
         app .. "'", { url = helper.direct_url() })
       if not ok then error(err, 0) end
     end)
+    ::next_script::
   end
 
   it("seed.lua: the bar fits a 50-column terminal, and Ctrl-C ends its line, exits 130 and writes nothing", function()

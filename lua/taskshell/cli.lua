@@ -4,6 +4,7 @@
 -- when Ctrl-C stopped it.
 --
 --   local cli = require("taskshell.cli").new("import", USAGE)
+--   local cli = require("taskshell.cli").new("fix", USAGE, { options = { "--dry-run" } })
 --   cli.fail(err)            -- "import: <err>" then exit 1 (130 after Ctrl-C)
 --   cli.usage_error("...")   -- "import: ...", the usage text, then exit 2
 --   local args = cli.arguments({ ... }, 0, 1)   -- -h/--help, "--", counts
@@ -63,9 +64,13 @@ function M.new(name, usage, opts)
 
   cli.interrupted = interrupted
 
-  -- The positional arguments: -h/--help prints the usage and exits 0, a
-  -- leading "--" is dropped, an option it does not know, fewer than `min`
-  -- or more than `max` arguments is misuse.
+  -- Options the script takes (opts.options), left among the arguments.
+  local known = {}
+  for _, option in ipairs(opts.options or {}) do known[option] = true end
+
+  -- The arguments: -h/--help prints the usage and exits 0, a leading "--"
+  -- is dropped; an option the script did not declare, fewer than `min` or
+  -- more than `max` arguments is misuse.
   function cli.arguments(args, min, max, missing)
     if args[1] == "-h" or args[1] == "--help" then
       (opts.stdout or io.stdout):write(usage)
@@ -74,9 +79,13 @@ function M.new(name, usage, opts)
     end
     if args[1] == "--" then
       table.remove(args, 1)
-    elseif type(args[1]) == "string" and args[1]:match("^%-.") and not args[1]:match("^%-%d") then
-      cli.usage_error("unknown option " .. args[1])
-      return args
+    else
+      for _, a in ipairs(args) do
+        if type(a) == "string" and a:match("^%-.") and not a:match("^%-%d") and not known[a] then
+          cli.usage_error("unknown option " .. a)
+          return args
+        end
+      end
     end
     if #args < min then cli.usage_error(missing or "too few arguments") end
     if #args > max then cli.usage_error("too many arguments") end
