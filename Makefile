@@ -156,9 +156,12 @@ MAN_DIR         ?= $(PREFIX)/share/man
 INSTALL         ?= install
 
 LUA_MODULES     = $(wildcard lua/taskshell/*.lua)
-# The core's public headers, installed as include/taskdb/taskdb_<name>.h
-# (their includes rewritten to match) under one umbrella, taskdb/taskdb.h.
-PUBLIC_HEADERS  = version error config sql conn validate task schema pipeline interrupt
+# The core's headers, but for those only the core itself uses, are
+# installed as include/taskdb/taskdb_<name>.h (their includes rewritten to
+# match) under one umbrella, taskdb/taskdb.h.  A new header is public
+# unless it is named here.
+INTERNAL_HEADERS = conn_internal bytes conninfo schema_check
+PUBLIC_HEADERS  = $(filter-out $(INTERNAL_HEADERS),$(basename $(notdir $(wildcard src/core/*.h))))
 STAGED_HEADERS  = $(PUBLIC_HEADERS:%=$(BUILD)/include/taskdb/taskdb_%.h) \
                   $(BUILD)/include/taskdb/taskdb.h
 empty           :=
