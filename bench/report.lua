@@ -52,7 +52,7 @@ local function verdict(ok) if ok == nil then return "n/a" end return ok and "PAS
 local out = {}
 local function p(fmt, ...) out[#out + 1] = string.format(fmt, ...) end
 
-p("taskdb benchmark: standard workload W1 (shared/bench/WORKLOAD.md)%s",
+p("taskdb benchmark: standard workload W1 (bench/WORKLOAD.md)%s",
   strings["info.quick"] == "1" and "  ** BENCH_QUICK smoke run: reduced counts, not comparable **" or "")
 p("machine: %s; %s CPUs; %s memory; kernel %s",
   strings["machine.cpu"] or "?", strings["machine.nproc"] or "?",

@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/run.sh — `make bench`: the standard workload W1
-# (shared/bench/WORKLOAD.md) through taskdb's public Lua API, beside a
+# (bench/WORKLOAD.md) through taskdb's public Lua API, beside a
 # same-run pgbench baseline on the very statements the core sends.
 #
 #   sh bench/run.sh                 full run (3 runs per figure, ~3-5 minutes)

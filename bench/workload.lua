@@ -1,5 +1,5 @@
 -- bench/workload.lua — the taskdb side of the standard workload W1
--- (shared/bench/WORKLOAD.md), driven through the public Lua API only.
+-- (bench/WORKLOAD.md), driven through the public Lua API only.
 -- Run by bench/run.sh under build/taskshell; DATABASE_URL names the bench
 -- database (whose synchronous_commit = off is set by run.sh with psql).
 --

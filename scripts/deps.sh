@@ -8,7 +8,7 @@ set -u
 PACKAGES="gcc make pkg-config lua5.4 liblua5.4-dev lua-busted lua-cjson
 libpq-dev postgresql postgresql-contrib pgbouncer libreadline-dev openssl
 valgrind tmux lua-posix python3-sqlmodel python3-psycopg2
-pg-auto-failover-cli postgresql-15-auto-failover"
+pg-auto-failover-cli postgresql-15-auto-failover luarocks man-db"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     # shellcheck disable=SC2086  # one word per package

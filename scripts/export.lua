@@ -7,10 +7,14 @@
 --    "created_at":"2026-11-24T10:15:30.123456Z","updated_at":"..."}
 -- Rows come from db:each_task (keyset pages), ordered by created_at then id,
 -- so memory stays flat however many tasks there are.  DATABASE_URL comes
--- from the environment or ./.env.  Errors go to stderr with exit status 1.
+-- from the environment or ./.env.  When stderr is a terminal, a progress
+-- bar (the total counted first) and a summary go there; otherwise stderr
+-- stays silent.  Errors go to stderr with exit status 1 (2 on misuse, 130
+-- after Ctrl-C).
 
 local taskdb = require("taskdb")
 local cjson = require("cjson")
+local progress = require("taskshell.progress")
 local json = cjson.new and cjson.new() or cjson   -- settings stay private
 
 local USAGE = "usage: taskshell scripts/export.lua [user_id]\n"
@@ -18,6 +22,12 @@ local USAGE = "usage: taskshell scripts/export.lua [user_id]\n"
 
 local cli = require("taskshell.cli").new("export", USAGE)
 local fail = cli.fail
+
+local clock
+do
+  local ok, host = pcall(require, "taskshell.host")
+  clock = ok and host.clock or os.time
+end
 
 -- lua-cjson escapes "/" as "\/" unless told not to; both are valid JSON,
 -- the unescaped form is easier to read and grep.
@@ -51,16 +61,28 @@ end
 local args = cli.arguments({ ... }, 0, 1)
 local user_id = args[1]
 
+local started = clock()
 local ok, err = pcall(function()
   local db <close> = taskdb.connect()
   db:init_db()
+  local bar = progress.new{ label = "export" }
+  -- One count first, only for someone watching: the bar gets a total and an ETA.
+  if bar.enabled then bar.total = db:count_tasks{ user_id = user_id } end
   local out = io.stdout
   out:setvbuf("full")
+  local exported = 0
   for task in db:each_task{ user_id = user_id } do
     local written, werr = out:write(task_line(task))
     if not written then error("writing to stdout: " .. tostring(werr), 0) end
+    exported = exported + 1
+    bar:update(exported)
   end
   local flushed, ferr = out:flush()
   if not flushed then error("writing to stdout: " .. tostring(ferr), 0) end
+  bar:finish()
+  if bar.enabled then
+    io.stderr:write(string.format("exported %d task%s in %.2f s\n", exported,
+      exported == 1 and "" or "s", clock() - started))
+  end
 end)
 if not ok then fail(err) end

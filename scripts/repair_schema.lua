@@ -22,7 +22,7 @@ local USAGE = "usage: taskshell scripts/repair_schema.lua [--dry-run]\n"
   .. "  Replaces the CHECKs of a tasks table made by taskshell's earlier versions,\n"
   .. "  in one transaction, after printing the statements (--dry-run: print only).\n"
 
-local cli = require("taskshell.cli").new("repair_schema", USAGE)
+local cli = require("taskshell.cli").new("repair_schema", USAGE, { options = { "--dry-run" } })
 local fail, usage_error = cli.fail, cli.usage_error
 
 local args = cli.arguments({ ... }, 0, 1)

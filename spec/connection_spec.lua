@@ -1,5 +1,5 @@
 -- spec/connection_spec.lua — the "Connection behaviour" contract of
--- DESIGN.md, each point proved by reproducing the fault on this machine
+-- docs/API.md, each point proved by reproducing the fault on this machine
 -- (loopback and Unix sockets only): a server restart, pg_terminate_backend,
 -- idle_session_timeout, a write whose connection dies while it waits, a
 -- refused port, a server coming up during the retries, a wrong password, a

@@ -114,13 +114,94 @@ describe("format.value", function()
     assert.matches("%(2 tasks%)$", format.value({ task(), task{ id = 43 } }))
   end)
 
-  it("shows anything else as print would", function()
+  it("shows scalars as print would", function()
     assert.are.equal("2", format.value(2))
     assert.are.equal("xy", format.value("xy"))
     assert.are.equal("nil", format.value(nil))
     assert.are.equal("true", format.value(true))
-    assert.matches("^table: ", format.value({ 1, 2 }))
     local named = setmetatable({}, { __tostring = function() return "custom" end })
     assert.are.equal("custom", format.value(named))
+  end)
+
+  it("shows an empty list as (no tasks) and other tables readably, not as table: 0x...", function()
+    assert.are.equal("(no tasks)", format.value({}))
+    assert.are.equal("{ 1, 2 }", format.value({ 1, 2 }))
+    assert.are.equal('{ backend_pid = 7, host = "/tmp", ssl = false }',
+                     format.value({ host = "/tmp", backend_pid = 7, ssl = false }))
+    assert.is_nil(format.value({ { 1 }, x = { y = true } }):find("table: 0x", 1, true))
+  end)
+end)
+
+describe("format.inspect", function()
+  it("writes Lua-like text: array part, then sorted keys, strings quoted on one line", function()
+    assert.are.equal('{ 1, "two\\nlines", [true] = 1, ["end"] = 3, ["not an id"] = 2, z = 4 }',
+                     format.inspect({ 1, "two\nlines", z = 4, ["not an id"] = 2, ["end"] = 3, [true] = 1 }))
+  end)
+
+  it("bounds depth and entries, marks cycles, and goes multi-line when long", function()
+    assert.are.equal("{ a = { b = { c = {…} } } }", format.inspect({ a = { b = { c = { d = 1 } } } }))
+    local many = {}
+    for i = 1, 60 do many[i] = i end
+    assert.matches("50, … %(10 more%) }$", format.inspect(many, { line = 1000 }))
+    local cyclic = {}
+    cyclic.self = cyclic
+    assert.are.equal("{ self = <cycle> }", format.inspect(cyclic))
+    local long = format.inspect({ first = string.rep("x", 40), second = string.rep("y", 40) })
+    assert.are.equal('{\n  first = "' .. string.rep("x", 40) .. '",\n  second = "' .. string.rep("y", 40) .. '"\n}', long)
+  end)
+
+  it("never runs __index or __pairs", function()
+    local touched = false
+    local t = setmetatable({ x = 1 }, { __index = function() touched = true end,
+                                        __pairs = function() touched = true end })
+    assert.are.equal("{ x = 1 }", format.inspect(t))
+    assert.is_false(touched)
+  end)
+
+  it("shows a table with __tostring (a taskdb error) by it", function()
+    local e = setmetatable({ kind = "invalid" }, { __tostring = function() return "taskdb invalid error: x" end })
+    assert.are.equal("{ err = taskdb invalid error: x }", format.inspect({ err = e }))
+  end)
+end)
+
+describe("format.width", function()
+  it("counts terminal columns: CJK and emoji two, combining marks none, ASCII one", function()
+    assert.are.equal(5, format.width("hello"))
+    assert.are.equal(5, format.width("héllo"))
+    assert.are.equal(1, format.width("e\u{301}"))       -- e + combining acute
+    assert.are.equal(4, format.width("日本"))
+    assert.are.equal(6, format.width("한국어"))
+    assert.are.equal(2, format.width("☕"))
+    assert.are.equal(2, format.width("🎉"))
+    assert.are.equal(4, format.width("ｔａ"))             -- fullwidth Latin
+    assert.are.equal(3, format.width("\xff\xfe!"))       -- not UTF-8: bytes
+  end)
+end)
+
+describe("format.table with wide characters", function()
+  -- The display column where `needle` starts on `line`.
+  local function column_of(line, needle)
+    local at = line:find(needle, 1, true)
+    return format.width(line:sub(1, at - 1))
+  end
+
+  it("lines up CJK and emoji titles by display width", function()
+    local out = lines(format.table({
+      task{ id = 1, title = "Buy groceries" },
+      task{ id = 2, title = "日本の旅を予約" },
+      task{ id = 3, title = "Party 🎉☕", completed = true },
+      task{ id = 4, title = "한국어 수업" },
+    }))
+    local want = column_of(out[1], "completed")
+    for row = 3, 6 do
+      assert.are.equal(want, column_of(out[row], "["), out[row])
+    end
+  end)
+
+  it("truncates by display width, never splitting a wide character", function()
+    local out = lines(format.table({ task{ title = string.rep("日", 30) } }, { widths = { title = 10 } }))
+    assert.truthy(out[3]:find(string.rep("日", 4) .. "…", 1, true), out[3])
+    assert.is_nil(out[3]:find(string.rep("日", 5), 1, true))
+    assert.are.equal(column_of(out[1], "completed"), column_of(out[3], "["))
   end)
 end)

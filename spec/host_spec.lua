@@ -73,6 +73,26 @@ describe("taskshell options", function()
     assert.matches("^taskshell %d+%.%d+%.%d+ %(taskdb [^)]+%) %- Lua 5%.4%.%d+", r.out)
   end)
 
+  it("--version is -v's long form", function()
+    local long, short = run("--version"), run("-v")
+    assert.are.equal(0, long.code)
+    assert.are.equal(short.out, long.out)
+    assert.matches("^taskshell %d+%.%d+%.%d+ %(taskdb ", long.out)
+  end)
+
+  it("exits 130 when Ctrl-C (SIGINT) stops a script, after saying so", function()
+    local script = scratch .. "/spin.lua"
+    local ready = scratch .. "/spin.ready"
+    write_file(script, 'io.open(arg[1], "w"):close()\nwhile true do end\n')
+    local out = command_output(string.format(
+      "%s %s %s 2>%s & pid=$!; i=0; while [ ! -e %s ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; " ..
+      "kill -INT $pid; wait $pid; echo $?",
+      shell_quote(HOST), shell_quote(script), shell_quote(ready), shell_quote(scratch .. "/spin.err"),
+      shell_quote(ready)))
+    assert.are.equal("130", out)
+    assert.matches("interrupted!", read_all(scratch .. "/spin.err"))
+  end)
+
   it("-e runs chunks in order", function()
     local r = run("-e " .. q("x = 40") .. " -e " .. q("print(x + 2)"))
     assert.are.equal(0, r.code)
@@ -246,6 +266,13 @@ describe("taskshell modules", function()
     local env = "TASKSHELL_LUA_DIR=" .. shell_quote(scratch .. "/alt")
     assert.are.equal("string\n", run(probe, { env = env }).out)
     assert.are.equal("table\n", run("-E " .. probe, { env = env }).out)
+  end)
+
+  it("taskshell.host answers width and Ctrl-C questions: no terminal, no width; no Ctrl-C yet", function()
+    local r = run("-e " .. q('local h = require("taskshell.host") ' ..
+      'print(h.columns(io.stderr), h.columns(1), h.isatty(io.stdout), h.interrupted())'))
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal("nil\tnil\tfalse\tfalse\n", r.out)
   end)
 
   it("progress prints nothing when stderr is not a terminal", function()

@@ -85,6 +85,64 @@ describe("progress", function()
     assert.are.equal("", stream.text)
   end)
 
+  it("fits the terminal: every line drawn at 50 columns takes at most 49", function()
+    local bar, stream, clock = new_bar{ total = 200000, label = "import", columns = 50 }
+    for i = 1, 20 do
+      clock.now = clock.now + 0.2
+      bar:update(i * 9000)
+    end
+    bar:finish()
+    local lines = 0
+    for line in stream.text:gmatch("\r([^\r]*)") do
+      line = line:gsub("\27%[K", ""):gsub("\n$", "")
+      lines = lines + 1
+      assert.is_true(#line <= 49, "too wide for 50 columns: " .. line)
+      assert.matches("^import %[[#.]+%]", line)
+    end
+    assert.are.equal(21, lines)
+  end)
+
+  it("narrows the bar first, then drops the ETA, the rate, the bar and the count", function()
+    local bar, _, clock = new_bar{ total = 200000, label = "import" }
+    clock.now = clock.now + 3
+    bar:update(45000)
+    local now = clock.now
+    assert.are.equal("import [######........................]  22% 45000/200000 15000/s ETA 0:10",
+                     bar:render(now, 200))
+    assert.are.equal("import [#....]  22% 45000/200000 15000/s ETA 0:10", bar:render(now, 49))
+    assert.are.equal("import [#.......]  22% 45000/200000 15000/s", bar:render(now, 43))
+    assert.are.equal("import  22% 45000/200000", bar:render(now, 30))
+    assert.are.equal("import  22%", bar:render(now, 20))
+    assert.are.equal("import  22", bar:render(now, 10))
+  end)
+
+  it("reads the width at every redraw, so a resized terminal is followed", function()
+    local width = 100
+    local bar, stream, clock = new_bar{ total = 100, label = "seed", columns = function() return width end }
+    clock.now = clock.now + 1
+    bar:update(10)
+    assert.matches("%[", last_line(stream))
+    width = 20
+    clock.now = clock.now + 1
+    bar:update(20)
+    assert.is_true(#last_line(stream) <= 19, last_line(stream))
+  end)
+
+  it("abandon ends a drawn line without a final redraw; progress.abandon ends them all", function()
+    local bar, stream, clock = new_bar{ total = 10 }
+    clock.now = clock.now + 1
+    bar:update(4)
+    local drawn = stream.text
+    progress.abandon()
+    assert.are.equal(drawn .. "\n", stream.text)
+    bar:update(8)
+    bar:finish()
+    assert.are.equal(drawn .. "\n", stream.text)
+    local quiet, qstream = new_bar{ total = 10 }   -- never drawn: nothing to end
+    quiet:abandon()
+    assert.are.equal("", qstream.text)
+  end)
+
   it("is disabled by default on a stream that is not a terminal", function()
     local file = assert(io.tmpfile())
     local bar = progress.new{ total = 3, stream = file }

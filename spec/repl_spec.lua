@@ -1,5 +1,5 @@
--- The taskshell REPL on a real pseudo-terminal, driven through tmux:
--- keys are typed with send-keys and the screen is read with capture-pane.
+-- The taskshell REPL on a real pseudo-terminal, driven through tmux
+-- (spec/support/terminal.lua).
 -- Run from the project root: build/taskshell /usr/bin/busted spec/repl_spec.lua
 -- TASKDB_BUILD names the build directory (default "build").  Needs tmux.
 -- Tests tagged #binding need the real taskdb binding linked in.
@@ -28,100 +28,39 @@ local build = os.getenv("TASKDB_BUILD") or "build"
 if build:sub(1, 1) ~= "/" then build = project .. "/" .. build end
 local HOST = build .. "/taskshell"
 
-local POLL_SECONDS = 0.1
+local terminal = require("spec.support.terminal")
 
--- One taskshell running in a private tmux server, with its own HOME and
--- working directory (no ./.env, no history of the person running tests).
-local Session = {}
-Session.__index = Session
-
+-- One taskshell running on its own terminal, with its own HOME and working
+-- directory (no ./.env, no history of the person running tests).
 -- env: extra arguments for env(1), e.g. "-u DATABASE_URL".  `after`, an
 -- ended session, lends its directories (and so its HOME and history).
 -- files: name -> text, written into the working directory first.
 local function start(env, after, files)
   local dir = after and after.dir or command_output("mktemp -d")
-  local self = setmetatable({
-    dir = dir, home = dir .. "/home", cwd = dir .. "/cwd",
-    socket = os.tmpname(),
-  }, Session)
-  os.remove(self.socket)  -- tmux creates the socket itself
-  os.execute("mkdir -p " .. shell_quote(self.home) .. " " .. shell_quote(self.cwd))
+  local home, cwd = dir .. "/home", dir .. "/cwd"
+  os.execute("mkdir -p " .. shell_quote(home) .. " " .. shell_quote(cwd))
   for name, text in pairs(files or {}) do
-    local file = assert(io.open(self.cwd .. "/" .. name, "wb"))
+    local file = assert(io.open(cwd .. "/" .. name, "wb"))
     file:write(text)
     file:close()
   end
-  local command = string.format("env %s HOME=%s %s", env, shell_quote(self.home), shell_quote(HOST))
-  local _, ok = self:tmux("new-session -d -s repl -x 160 -y 50 -c " ..
-    shell_quote(self.cwd) .. " " .. shell_quote(command))
-  assert(ok, "could not start tmux")
+  local self = terminal.start(string.format("env %s HOME=%s %s", env, shell_quote(home), shell_quote(HOST)),
+                              { cwd = cwd })
+  self.dir, self.home, self.cwd = dir, home, cwd
+  -- closing a session also removes its directories; stop_server keeps them
+  self.stop_server = getmetatable(self).__index.close
+  self.close = function(s)
+    s:stop_server()
+    os.execute("rm -rf " .. shell_quote(s.dir))
+  end
   return self
-end
-
-function Session:tmux(args)
-  -- -f /dev/null: the tester's ~/.tmux.conf must not change what we see
-  return command_output("tmux -f /dev/null -S " .. shell_quote(self.socket) .. " " .. args .. " 2>&1")
-end
-
-function Session:type(text)
-  self:tmux("send-keys -t repl -l " .. shell_quote(text))
-end
-
-function Session:key(name)
-  self:tmux("send-keys -t repl " .. name)
-end
-
-function Session:line(text)
-  self:type(text)
-  self:key("Enter")
-end
-
--- The whole pane, scrollback included, wrapped lines joined.
-function Session:screen()
-  return (self:tmux("capture-pane -p -J -S - -t repl"))
-end
-
--- Polls the screen until `pattern` (a Lua pattern) shows, for at most
--- `seconds`; fails with the screen as it was.
-function Session:wait_for(pattern, seconds)
-  local screen
-  for _ = 1, math.ceil((seconds or 5) / POLL_SECONDS) do
-    screen = self:screen()
-    if screen:find(pattern) then return screen end
-    os.execute("sleep " .. POLL_SECONDS)
-  end
-  error(string.format("%q did not appear; the screen was:\n%s", pattern, screen), 2)
-end
-
-function Session:running()
-  local _, ok = self:tmux("has-session -t repl")
-  return ok
-end
-
-function Session:wait_exit(seconds)
-  for _ = 1, math.ceil((seconds or 5) / POLL_SECONDS) do
-    if not self:running() then return end
-    os.execute("sleep " .. POLL_SECONDS)
-  end
-  error("taskshell did not exit; the screen was:\n" .. self:screen(), 2)
-end
-
-function Session:stop_server()
-  self:tmux("kill-server")
-  os.remove(self.socket)
-end
-
-function Session:close()
-  self:stop_server()
-  os.execute("rm -rf " .. shell_quote(self.dir))
 end
 
 local session
 
 setup(function()
   assert(io.open(HOST, "rb"), "no host binary at " .. HOST .. " (run make, or set TASKDB_BUILD)"):close()
-  local _, has_tmux = command_output("command -v tmux")
-  assert(has_tmux, "tmux is required for the REPL specs (scripts/deps.sh installs it)")
+  terminal.require_tmux()
 end)
 
 after_each(function()
@@ -215,13 +154,102 @@ describe("the REPL on a terminal", function()
     session:wait_for("\ndb: ready, connects on first use")
     session:line("db:ping()")
     -- the binding retries a refused connection a few times before giving up
-    session:wait_for("db: could not connect to the database", 60)
+    session:wait_for("taskdb connection error: could not connect", 60)
     session:line('print("still" .. "alive")')
     session:wait_for("\nstillalive\n")
     session:line("print(type(taskdb.connect))")
     session:wait_for("\nfunction\n")
     session:line("os.exit()")
     session:wait_exit()
+  end)
+
+  it("keeps a failed first connect's error table: kind, sqlstate, taskdb.Error #binding", function()
+    session = start("DATABASE_URL=" .. shell_quote("postgresql://u@127.0.0.1:1/x?connect_timeout=1"))
+    session:wait_for("\ndb: ready")
+    session:line("ok, e = pcall(function() return db:ping() end)")
+    session:line('= ok, type(e), e.kind, getmetatable(e).__name')
+    session:wait_for("\nfalse%s+table%s+connection%s+taskdb%.Error\n", 60)
+    session:line("= db")   -- still the stand-in: the next use tries again
+    session:wait_for("\ndb %(connects on first use%)\n")
+  end)
+
+  it("says db is not available for an empty DATABASE_URL, in the environment or in ./.env #binding", function()
+    session = start("DATABASE_URL=")
+    session:wait_for("\ndb: not available; use taskdb%.connect%(url%) %(DATABASE_URL is not set")
+    session:line("= db")
+    session:wait_for("\n> = db\nnil\n")
+    session:close()
+    session = start("DATABASE_URL=", nil, { [".env"] = "# empty on purpose\nDATABASE_URL=\n" })
+    session:wait_for("\ndb: not available; use taskdb%.connect%(url%) %(DATABASE_URL is not set")
+  end)
+
+  it("names a broken ./.env as the reason db is not available #binding", function()
+    session = start("-u DATABASE_URL", nil, { [".env"] = "DATABASE_URL=\"postgresql://u@h/x\n" })
+    session:wait_for("\ndb: not available; [^\n]*%.env line 1: unterminated quote in DATABASE_URL%)")
+  end)
+
+  it("reads ./.env as taskdb does: export, quotes, comments #binding", function()
+    session = start("-u DATABASE_URL", nil,
+      { [".env"] = "export DATABASE_URL = 'postgresql://u@127.0.0.1:1/x?connect_timeout=1'  # quoted\n" })
+    session:wait_for("\ndb: ready, connects on first use %(DATABASE_URL from %./%.env%)")
+  end)
+
+  it("completes globals, fields and methods on Tab, without connecting #binding", function()
+    session = start("DATABASE_URL=" .. shell_quote("postgresql://u@127.0.0.1:1/x?connect_timeout=1"))
+    session:wait_for("\ndb: ready")
+    session:type("db:get_")
+    session:key("Tab")
+    session:wait_for("\n> db:get_task%s*$")       -- the common part of get_task, get_tasks
+    session:key("Tab")
+    session:key("Tab")
+    session:wait_for("\ndb:get_task%s+db:get_tasks%s*\n")
+    session:key("C-u")
+    session:type("taskdb.conn")
+    session:key("Tab")
+    session:wait_for("\n> taskdb%.connect%s*$")
+    session:key("C-u")
+    session:type("collectga")
+    session:key("Tab")
+    session:wait_for("\n> collectgarbage%s*$")
+    session:key("C-u")
+    session:type("string.for")
+    session:key("Tab")
+    session:wait_for("\n> string%.format%s*$")
+    session:key("C-u")
+    session:line("= db")   -- completion never touched the connection
+    session:wait_for("\ndb %(connects on first use%)\n")
+  end)
+
+  it("prints = expr and plain tables readably, an empty list as (no tasks)", function()
+    session = start("-u DATABASE_URL")
+    session:wait_for("taskshell %d")
+    session:line("= {}")
+    session:wait_for("\n> = {}\n%(no tasks%)\n")
+    session:line("{ a = 1, b = { 1, 2 }, s = \"x\" }")
+    session:wait_for('\n{ a = 1, b = { 1, 2 }, s = "x" }\n')
+    local screen = session:screen()
+    assert.is_nil(screen:find("table: 0x", 1, true), screen)
+  end)
+
+  it("lines up wide titles by display width on the terminal", function()
+    package.path = project .. "/lua/?.lua;" .. package.path
+    local width = require("taskshell.format").width
+    session = start("-u DATABASE_URL")
+    session:wait_for("taskshell %d")
+    session:line('= { { id = 1, user_id = "u", title = "日本の旅", completed = false },'
+      .. ' { id = 2, user_id = "u", title = "tea ☕ 🎉", completed = true },'
+      .. ' { id = 3, user_id = "u", title = "plain", completed = false } }')
+    local screen = session:wait_for("%(3 tasks%)")
+    local header = screen:match("\n(%s*id%s+user_id%s+title%s+completed[^\n]*)\n")
+    local want = width(header:sub(1, header:find("completed") - 1))
+    local rows = 0
+    for line in screen:gmatch("[^\n]+") do
+      if line:find("%[[ x]%]") then
+        rows = rows + 1
+        assert.are.equal(want, width(line:sub(1, line:find("%[[ x]%]") - 1)), line)
+      end
+    end
+    assert.are.equal(3, rows)
   end)
 
   it("offers `db` when DATABASE_URL is in ./.env", function()
@@ -232,6 +260,64 @@ describe("the REPL on a terminal", function()
     session:wait_for("\ndb %(connects on first use%)\n")
   end)
 end)
+
+-- The REPL against the test database: spec/run.sh sets TASKDB_TEST_URL.
+describe("the REPL with a database", function()
+  local helper = require("spec.helper")
+  local H = require("spec.support.procs")
+  teardown(H.cleanup)
+
+  it("shows a page, then its cursor on a line of its own; an empty listing as (no tasks)", function()
+    local db <close> = helper.fresh_db()
+    local u = helper.uid("repl-page")
+    for i = 1, 3 do db:create_task{ user_id = u, title = "page " .. i } end
+    session = start("DATABASE_URL=" .. shell_quote(helper.url()))
+    session:wait_for("\ndb: ready")
+    session:line(string.format("= db:get_tasks{ user_id = %q, limit = 2 }", u))
+    local screen = session:wait_for("%(2 tasks%)\n[^\n]+\n>")
+    local cursor = screen:match("%(2 tasks%)\n([^\n]+)\n")
+    assert.matches("^%d%d%d%d%-%d%d%-%d%dT[^/]+/%d+$", cursor)
+    session:line(string.format("= db:get_tasks{ user_id = %q }", helper.uid("repl-nobody")))
+    session:wait_for("\n%(no tasks%)\n")
+  end)
+
+  it("cancels a statement blocked behind a lock on the server when Ctrl-C is pressed", function()
+    local db <close> = helper.fresh_db()
+    local u = helper.uid("repl-cancel")
+    local t = db:create_task{ user_id = u, title = "before" }
+    local holder = helper.ident("repl_lock")
+    H.hold_row_lock(holder, t.id, 60)
+    local ok, err = pcall(function()
+      session = start("DATABASE_URL=" .. shell_quote(helper.url()))
+      session:wait_for("\ndb: ready")
+      session:line("= db:ping()")
+      session:wait_for("\ntrue\n")
+      session:line(string.format('= db:update_task(%d, { title = "after" })', t.id))
+      -- the update is waiting for the holder's row lock
+      local blocked = "SELECT count(*) FROM pg_stat_activity w, pg_stat_activity h " ..
+        "WHERE h.application_name = '" .. holder .. "' AND w.wait_event_type = 'Lock' " ..
+        "AND h.pid = ANY (pg_blocking_pids(w.pid))"
+      H.wait_for("the update to wait for the lock", 20, function() return helper.psql(blocked) == "1" end)
+      local pressed = H.now()
+      session:key("C-c")
+      session:wait_for("taskdb timeout error: [%w_]+: interrupted; cancelled on the server; " ..
+        "nothing was applied %[sqlstate 57014%]", 10)
+      session:wait_for("\n>%s*$", 10)
+      -- back long before the holder lets go, and nothing waits on the server any more
+      assert.is_true(H.now() - pressed < 10)
+      assert.are.equal("0", helper.psql(blocked))
+      assert.are.equal("1", helper.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" ..
+        holder .. "' AND wait_event = 'PgSleep'"), "the lock holder is gone: the test proves nothing")
+      -- the connection is still usable, and the update was not applied
+      session:line(string.format("= db:get_task(%d).title", t.id))
+      session:wait_for("\nbefore\n")
+    end)
+    H.terminate(holder)
+    if not ok then error(err, 0) end
+    assert.are.equal("before", db:get_task(t.id).title)
+  end)
+end)
+
 
 describe("taskshell.repl helpers", function()
   package.path = project .. "/lua/?.lua;" .. package.path
@@ -267,21 +353,68 @@ describe("taskshell.repl helpers", function()
     assert.are.equal(conn, rawget(_G, "db"))
   end)
 
-  it("reports a failed connection on use, and tries again next time", function()
+  it("raises a failed connection's own error on use, and tries again next time", function()
     local attempts = 0
+    local refused = setmetatable({ kind = "connection", message = "refused" },
+      { __tostring = function(e) return "taskdb connection: " .. e.message end })
     local db = repl.lazy_connection(function()
       attempts = attempts + 1
-      if attempts == 1 then
-        error(setmetatable({ kind = "connection", message = "refused" },
-          { __tostring = function(e) return "taskdb connection: " .. e.message end }))
-      end
+      if attempts == 1 then error(refused) end
       return fake_connection()
     end)
     local ok, err = pcall(function() return db:ping() end)
     assert.is_false(ok)
-    assert.matches("db: could not connect to the database: taskdb connection: refused", err)
+    assert.are.equal(refused, err)   -- the very table: kind and all
     assert.is_true(db:ping())
     assert.are.equal(2, attempts)
+  end)
+
+  it("asks the binding where DATABASE_URL comes from, one parser for .env", function()
+    local fake = { database_url = function() return "postgresql://x", ".env" end }
+    assert.are.equal(".env", repl.database_url_source(fake))
+    local missing = { kind = "config", message = "DATABASE_URL is not set" }
+    fake.database_url = function() return nil, missing end
+    local source, why = repl.database_url_source(fake)
+    assert.is_nil(source)
+    assert.are.equal(missing, why)
+  end)
+
+  it("completes names, fields through __index tables, and methods after ':'", function()
+    local env = {
+      print = print, taskdb = { connect = 1, cursor = 2, null = 3 },
+      obj = setmetatable({ own = 1 }, { __index = { method = function() end, field = 1 } }),
+      proxy = setmetatable({}, { __index = function() error("must not run") end,
+                                 __complete = function() return { get_task = print, get_tasks = print, ping = print } end }),
+    }
+    assert.are.same({ "print" }, repl.complete("pri", env))
+    assert.are.same({ "taskdb.connect", "taskdb.cursor" }, repl.complete("taskdb.c", env))
+    assert.are.same({ "obj.field", "obj.method", "obj.own" }, repl.complete("obj.", env))
+    assert.are.same({ "obj:method" }, repl.complete("obj:", env))         -- functions only
+    assert.are.same({ "proxy:get_task", "proxy:get_tasks" }, repl.complete("proxy:get_", env))
+    assert.are.same({ "while" }, repl.complete("whi", env))              -- keywords too
+    assert.are.same({}, repl.complete("nothing.here", env))
+    assert.are.same({}, repl.complete("a b", env))
+  end)
+
+  it("lists a lazy connection's methods from taskdb's own metatable, before connecting #binding", function()
+    require("taskdb")
+    local db = repl.lazy_connection(function() error("must not connect") end)
+    local names = repl.complete("db:", { db = db })
+    for _, want in ipairs({ "db:get_task", "db:get_tasks", "db:create_tasks", "db:transaction", "db:ping" }) do
+      assert.truthy(table.concat(names, " "):find(want, 1, true), want .. " missing from " .. table.concat(names, " "))
+    end
+  end)
+
+  it("puts each value on a line of its own when one of them is a table", function()
+    local written = {}
+    local real_stdout = io.stdout
+    io.stdout = { write = function(self, ...) for _, x in ipairs({ ... }) do written[#written + 1] = x end return self end,
+                  flush = function() end }
+    local task = { id = 1, user_id = "u", title = "t", completed = false, created_at = "2026-11-24T10:15:30Z" }
+    local ok, err = pcall(repl.show, { task }, "2026-11-24T10:15:30.000000Z/1")
+    io.stdout = real_stdout
+    assert(ok, err)
+    assert.matches("%(1 task%)\n2026%-11%-24T10:15:30%.000000Z/1\n$", table.concat(written))
   end)
 
   it("shows values as the REPL prints them", function()

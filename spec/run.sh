@@ -207,7 +207,9 @@ run_busted() {   # label exclude-tag url via-bouncer(0|1)
         set -- lua5.4 "$BUSTED" "--cpath=$BUILD/?.so" \
             "--lpath=$PROJECT/lua/?.lua;$PROJECT/lua/?/init.lua"
     fi
-    set -- "$@" --output=TAP "--exclude-tags=$exclude" "$SPECS"
+    # --ignore-lua: .busted pins lua5.4 for a plain `busted`; here the
+    # interpreter is chosen above.
+    set -- "$@" --ignore-lua --output=TAP "--exclude-tags=$exclude" "$SPECS"
     t0=$(date +%s)
     CHILD_PIDFILE="$LOGDIR/.pid"
     : >"$CHILD_PIDFILE"

@@ -203,7 +203,7 @@ describe("scripts/export.lua", function()
     assert.matches("^export: taskdb config error: .*DATABASE_URL", err)
 
     code, out, err = run("export.lua", { "a", "b" })
-    assert.are.equal(1, code)
+    assert.are.equal(2, code)
     assert.matches("too many arguments", err)
     assert.matches("usage: taskshell scripts/export.lua %[user_id%]", err)
   end)
@@ -409,7 +409,7 @@ describe("scripts/import.lua", function()
 
   it("rejects bad usage and a missing file", function()
     local code, _, err = run("import.lua", { "a", "b" })
-    assert.are.equal(1, code)
+    assert.are.equal(2, code)
     assert.matches("usage: taskshell scripts/import.lua %[file%]", err)
     code, _, err = run("import.lua", { "/nonexistent/tasks.jsonl" })
     assert.are.equal(1, code)
@@ -454,9 +454,214 @@ describe("scripts/seed.lua", function()
   it("rejects bad arguments", function()
     for _, args in ipairs{ {}, { "x" }, { "1.5" }, { "-3" }, { "5", "0" }, { "1", "2", "3" } } do
       local code, out, err = run("seed.lua", args)
-      assert.are.equal(1, code, table.concat(args, " "))
+      assert.are.equal(2, code, table.concat(args, " "))
       assert.are.equal("", out)
       assert.matches("usage: taskshell scripts/seed.lua N %[users%]", err)
     end
+  end)
+end)
+
+-- ---------------------------------------------------------------------------
+-- Every script's exit status: 0 done (or --help), 1 failed, 2 misuse, 130 Ctrl-C
+
+local terminal = require("spec.support.terminal")
+local H = require("spec.support.procs")
+
+local SCRIPTS = {
+  { name = "quickstart", usage = "usage: taskshell scripts/quickstart.lua\n", extra = { "extra" }, args = {} },
+  { name = "export", usage = "usage: taskshell scripts/export.lua [user_id]\n", extra = { "a", "b" }, args = {} },
+  { name = "import", usage = "usage: taskshell scripts/import.lua [file]\n", extra = { "a", "b" }, args = {} },
+  { name = "seed", usage = "usage: taskshell scripts/seed.lua N [users]\n", extra = { "1", "2", "3" }, args = { "5" } },
+  { name = "repair_schema", usage = "usage: taskshell scripts/repair_schema.lua [--dry-run]\n",
+    extra = { "--dry-run", "x" }, args = { "--dry-run" }, no_wait = true },
+}
+
+describe("every script's exit status", function()
+  for _, s in ipairs(SCRIPTS) do
+    it(s.name .. ".lua: -h and --help print the usage on stdout, run nothing and exit 0", function()
+      for _, flag in ipairs({ "-h", "--help" }) do
+        local code, out, err = run(s.name .. ".lua", { flag }, { url = false })
+        assert.are.equal(0, code, err)
+        assert.are.equal("", err)
+        assert.are.equal(s.usage, out:sub(1, #s.usage))
+        assert.is_nil(out:find("SC%-00"), out)   -- quickstart checked nothing
+      end
+    end)
+
+    it(s.name .. ".lua: misuse (an unknown option, too many arguments) exits 2 with the usage", function()
+      for _, args in ipairs({ { "--bogus" }, s.extra }) do
+        local code, out, err = run(s.name .. ".lua", args, { url = false })
+        assert.are.equal(2, code, err)
+        assert.are.equal("", out)
+        assert.matches("^" .. s.name .. ": [^\n]+\n" .. s.usage:gsub("%p", "%%%0"), err)
+      end
+    end)
+
+    it(s.name .. ".lua: a failure (no DATABASE_URL anywhere) exits 1 with no traceback", function()
+      local dir = helper.tmpdir()   -- no .env here
+      local code, out, err = run(s.name .. ".lua", s.args, { url = false, cwd = dir })
+      helper.rmdir(dir)
+      assert.are.equal(1, code, out .. err)
+      assert.matches("DATABASE_URL is not set", out .. err)
+      assert.is_nil((out .. err):find("traceback", 1, true))
+    end)
+  end
+end)
+
+-- A database of its own, its table locked by a psql session while a script
+-- runs on a terminal; Ctrl-C must cancel the waiting statement and exit 130.
+describe("every script on Ctrl-C", function()
+  local name, url, session
+  setup(function()
+    terminal.require_tmux()
+    name, url = create_database()
+    local db <close> = helper.taskdb.connect(url)
+    db:init_db()
+    db:create_task{ user_id = "ctrl-c", title = "exported before the lock" }
+  end)
+  after_each(function()
+    if session then session:close() end
+    session = nil
+  end)
+  teardown(function()
+    drop_database(name)
+    H.cleanup()
+  end)
+
+  -- `seconds` of ACCESS EXCLUSIVE on the database's tasks table.
+  local function hold_lock(app, seconds)
+    os.execute("timeout -k 2 " .. (seconds + 20) .. " " .. H.psql_bin .. " -X -q -d " ..
+      q(helper.url_with_param(url, "application_name", app)) .. " -c " ..
+      q("BEGIN; LOCK TABLE public.tasks IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(" .. seconds .. "); COMMIT;") ..
+      " >/dev/null 2>&1 &")
+    H.wait_for("the lock held by " .. app, 10, function()
+      return admin("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" .. app ..
+        "' AND wait_event = 'PgSleep'") == "1"
+    end)
+  end
+
+  local function waiting_on_lock()
+    return tonumber(admin("SELECT count(*) FROM pg_stat_activity WHERE datname = '" .. name ..
+      "' AND wait_event_type = 'Lock'"))
+  end
+
+  -- Runs the script on a terminal; the shell then prints its exit status.
+  local function start_script(script, args, opts)
+    local quoted = {}
+    for i, a in ipairs(args) do quoted[i] = q(a) end
+    local command = string.format("cd %s && env DATABASE_URL=%s TERM=xterm %s %s %s%s; echo \"exit=$?\"; sleep 60",
+      q(helper.project_dir), q(url), q(helper.host), q(helper.project_dir .. "/scripts/" .. script),
+      table.concat(quoted, " "), (opts and opts.redirect) or "")
+    return terminal.start(command, { width = opts and opts.width })
+  end
+
+  for _, s in ipairs(SCRIPTS) do
+    if s.no_wait then goto next_script end   -- reads only the catalogue: nothing to wait behind
+    it(s.name .. ".lua: Ctrl-C while a statement waits cancels it on the server and exits 130", function()
+      local app = helper.ident("ctrlc_" .. s.name)
+      local args = s.args
+      if s.name == "import" then
+        local file = H.tmpfile("import.jsonl")
+        helper.write_file(file, jsonl{ { user_id = "ctrl-c-import", title = "one" } })
+        args = { file }
+      end
+      hold_lock(app, 60)
+      local ok, err = pcall(function()
+        session = start_script(s.name .. ".lua", args, { redirect = s.name == "export" and " >/dev/null" or "" })
+        H.wait_for(s.name .. " to wait for the lock", 20, function() return waiting_on_lock() == 1 end)
+        session:key("C-c")
+        local screen = "\n" .. session:wait_for("\nexit=%d+\n", 15)
+        assert.matches("\nexit=130\n", screen)
+        -- the terminal echoes ^C where the cursor was; the message follows it
+        assert.matches("\n%^?C?" .. s.name .. ": interrupted\nexit=130\n", screen)
+        assert.is_nil(screen:find("traceback", 1, true), screen)
+        assert.are.equal(0, waiting_on_lock())   -- cancelled on the server, not left waiting
+        assert.are.equal("1", admin("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" ..
+          app .. "' AND wait_event = 'PgSleep'"), "the lock holder is gone: the test proves nothing")
+      end)
+      helper.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '" ..
+        app .. "'", { url = helper.direct_url() })
+      if not ok then error(err, 0) end
+    end)
+    ::next_script::
+  end
+
+  it("seed.lua: the bar fits a 50-column terminal, and Ctrl-C ends its line, exits 130 and writes nothing", function()
+    session = start_script("seed.lua", { "3000000", "3" }, { width = 50 })
+    session:wait_for("seed %[[#.]+%]", 60)
+    os.execute("sleep 0.5")   -- a few redraws
+    local rows = session:screen(true)
+    local bar_rows = 0
+    for row in rows:gmatch("[^\n]+") do
+      if row:find("seed", 1, true) or row:find("%d/s") then
+        bar_rows = bar_rows + 1
+        assert.is_true(#row < 50, "a redraw does not fit 50 columns: " .. row)
+      end
+    end
+    assert.are.equal(1, bar_rows, "redraws wrapped onto more rows:\n" .. rows)
+    session:key("C-c")
+    local screen = "\n" .. session:wait_for("\nexit=%d+\n", 30)
+    assert.matches("\nseed %[[^\n]*\nseed: interrupted\nexit=130\n", screen)
+    local db <close> = helper.taskdb.connect(url)
+    assert.are.equal(0, db:count_tasks{ user_id = "demo-user-1" })
+  end)
+
+  it("export.lua: a bar and a summary on a terminal, the data on stdout", function()
+    local out = H.tmpfile("export.jsonl")
+    session = start_script("export.lua", { "ctrl-c" }, { redirect = " >" .. q(out) })
+    local screen = session:wait_for("\nexit=%d+\n", 30)
+    assert.matches("export %[#+%] 100%% 1/1", screen)
+    assert.matches("\nexported 1 task in %d+%.%d%d s\nexit=0\n", screen)
+    local records = decode_lines(helper.read_file(out))
+    assert.are.equal(1, #records)
+    assert.are.equal("exported before the lock", records[1].title)
+  end)
+end)
+
+describe("scripts/quickstart.lua on copies of its demo tasks", function()
+  -- Runs quickstart against `db_url`; returns its SC-001 line.
+  local function sc001(db_url)
+    local code, out, err = run("quickstart.lua", {}, { url = db_url })
+    assert.are.equal(0, code, out .. err)
+    return out:match("\nPASS SC%-001[^\n]*") or out:match("^PASS SC%-001[^\n]*") or error(out)
+  end
+
+  it("names an export and import of every user as later copies, not concurrent first runs", function()
+    local name, db_url = create_database()
+    local ok, err = pcall(function()
+      sc001(db_url)                      -- the first run leaves the demo tasks
+      os.execute("sleep 2.2")            -- past the window of a concurrent first run
+      local file = os.tmpname()
+      local code, out, e = run("export.lua", {}, { url = db_url })
+      assert.are.equal(0, code, e)
+      helper.write_file(file, out)
+      code, _, e = run("import.lua", { file }, { url = db_url })
+      os.remove(file)
+      assert.are.equal(0, code, e)
+      local line = sc001(db_url)
+      assert.matches("found 2 tasks left by an earlier run", line)
+      assert.matches("2 later copies %(#%d+, #%d+%) made by something other than quickstart, "
+        .. "such as an import of exported tasks", line)
+      assert.is_nil(line:find("concurrent", 1, true), line)
+    end)
+    drop_database(name)
+    if not ok then error(err, 0) end
+  end)
+
+  it("still names copies made at the same moment as duplicates from concurrent first runs", function()
+    local name, db_url = create_database()
+    local ok, err = pcall(function()
+      local db <close> = helper.taskdb.connect(db_url)
+      db:init_db()
+      local description = "quickstart demo task: left in place to show that data persists"
+      db:create_task{ user_id = "quickstart-alice", title = "Buy groceries", description = description }
+      local twin = db:create_task{ user_id = "quickstart-alice", title = "Buy groceries", description = description }
+      db:create_task{ user_id = "quickstart-bob", title = "Water the plants", description = description }
+      local line = sc001(db_url)
+      assert.matches("; 1 duplicate from concurrent first runs %(#" .. twin.id .. "%)%)$", line)
+      assert.is_nil(line:find("later cop", 1, true), line)
+    end)
+    drop_database(name)
+    if not ok then error(err, 0) end
   end)
 end)

@@ -70,7 +70,7 @@ static void test_format(void)
               formats(762525296789012LL + 86400000000LL, "2024-03-01T12:34:56.789012Z"));
     test_cond("time: 2100-03-01 (2100 not a leap year)",
               formats(3160857600000000LL, "2100-03-01T00:00:00.000000Z"));
-    test_cond("time: DESIGN.md's example 2026-11-24T10:15:30.123456Z",
+    test_cond("time: the API's example 2026-11-24T10:15:30.123456Z",
               formats(848830530123456LL, "2026-11-24T10:15:30.123456Z"));
     test_cond("time: infinity", formats(INT64_MAX, "infinity"));
     test_cond("time: -infinity", formats(INT64_MIN, "-infinity"));
@@ -266,7 +266,7 @@ static void test_cursor_range(void)
 static void test_param(void)
 {
     test_cond("param: 2000", param_is(0, "2000-01-01 00:00:00.000000+00"));
-    test_cond("param: DESIGN.md's example", param_is(848830530123456LL, "2026-11-24 10:15:30.123456+00"));
+    test_cond("param: the API's example", param_is(848830530123456LL, "2026-11-24 10:15:30.123456+00"));
     test_cond("param: 0001-01-01", param_is(YEAR1_MICROS, "0001-01-01 00:00:00.000000+00"));
     test_cond("param: year 0000 is 1 BC", param_is(YEAR0_MICROS, "0001-01-01 00:00:00.000000+00 BC"));
     test_cond("param: -0001 is 2 BC", param_is(YEAR0_MICROS - 1, "0002-12-31 23:59:59.999999+00 BC"));

@@ -1,5 +1,5 @@
 /*
- * test_validate.c — DESIGN.md's field rules as the core checks them:
+ * test_validate.c — the field rules (docs/API.md) as the core checks them:
  * strict UTF-8, code-point lengths, blanks, field names, and the checks
  * every task operation runs before it sends anything.
  */

@@ -317,8 +317,11 @@ void tdbl_read_connect_opts(lua_State *L, int idx, tdb_conn_options *o)
         } else if (strcmp(name, "prepare") == 0) {
             if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "auto") == 0)
                 o->prepare = TDB_PREPARE_AUTO;
+            else if (lua_type(L, -1) == LUA_TBOOLEAN)
+                o->prepare = lua_toboolean(L, -1) ? TDB_PREPARE_ON : TDB_PREPARE_OFF;
             else
-                o->prepare = value_boolean(L, "prepare", 0) ? TDB_PREPARE_ON : TDB_PREPARE_OFF;
+                raise_at(L, 0, "prepare", "prepare must be \"auto\", true or false, got %s%s",
+                         lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1), "");
         } else {
             unknown_key(L, name, 0, "connect options");
         }

@@ -1,12 +1,33 @@
 /*
  * module.c — luaopen_taskdb: the module table and its metatables.
  *
- *   taskdb.version, taskdb.null, taskdb.connect(url | options),
- *   taskdb.cursor(task), taskdb.is_blank(s), taskdb.check_task(task)
+ *   taskdb.version, taskdb._VERSION, taskdb.null,
+ *   taskdb.connect(url | options), taskdb.cursor(task),
+ *   taskdb.is_blank(s), taskdb.check_task(task), taskdb.database_url()
+ * and the hosts' interrupt entry points (taskdb.h).
  */
+#include <stdlib.h>
+
 #include "taskdb.h"
 #include "binding.h"
+#include "config.h"
+#include "interrupt.h"
 #include "version.h"
+
+int taskdb_interrupt(void)
+{
+    return tdb_interrupt();
+}
+
+void taskdb_interrupt_clear(void)
+{
+    tdb_interrupt_clear();
+}
+
+int taskdb_interrupt_delivered(void)
+{
+    return tdb_interrupt_delivered();
+}
 
 static int null_tostring(lua_State *L)
 {
@@ -77,11 +98,49 @@ static int module_check_task(lua_State *L)
     return 1;
 }
 
+static int push_string(lua_State *L)
+{
+    lua_pushstring(L, lua_touserdata(L, 1));
+    return 1;
+}
+
+/*
+ * taskdb.database_url() -> url, where ("environment" or ".env"); or nil and
+ * the `config` error connect() would raise.  The core's own lookup, so a
+ * host never parses .env itself.  The URL is copied in a protected call:
+ * a memory error there cannot leak the core's string.
+ */
+static int module_database_url(lua_State *L)
+{
+    tdb_error err;
+    const char *env = getenv("DATABASE_URL");
+    int from_env = env && *env;
+    char *url = tdb_config_database_url(NULL, &err);
+    int status;
+    if (!url) {
+        lua_pushnil(L);
+        tdbl_push_error(L, &err);
+        return 2;
+    }
+    lua_pushcfunction(L, push_string);
+    lua_pushlightuserdata(L, url);
+    status = lua_pcall(L, 1, 1, 0);
+    free(url);
+    if (status != LUA_OK)
+        return lua_error(L);
+    if (from_env)
+        lua_pushliteral(L, "environment");
+    else
+        lua_pushliteral(L, TDB_DOTENV_DEFAULT);
+    return 2;
+}
+
 static const luaL_Reg module_functions[] = {
     { "connect", tdbl_connect },
     { "cursor", module_cursor },
     { "is_blank", module_is_blank },
     { "check_task", module_check_task },
+    { "database_url", module_database_url },
     { NULL, NULL }
 };
 
@@ -96,6 +155,8 @@ TASKDB_EXPORT int luaopen_taskdb(lua_State *L)
     luaL_newlib(L, module_functions);
     lua_pushliteral(L, TDB_VERSION);
     lua_setfield(L, -2, "version");
+    lua_pushliteral(L, "taskdb " TDB_VERSION);
+    lua_setfield(L, -2, "_VERSION");
     push_null(L);
     lua_setfield(L, -2, "null");
     return 1;

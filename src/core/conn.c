@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "interrupt.h"
 #include "trace_internal.h"
 
 #define DEFAULT_CONNECT_TIMEOUT 5.0
@@ -26,17 +28,64 @@ double tdb_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static volatile sig_atomic_t interrupt_requested;  /* by tdb_interrupt, not yet taken */
+static volatile sig_atomic_t interrupt_taken;      /* a wait ended on a request */
+static volatile sig_atomic_t interrupt_delivered;  /* an error has said so */
+static volatile sig_atomic_t waiting;              /* tdb_poll_until is about to poll */
+
+int tdb_interrupt(void)
+{
+    interrupt_requested = 1;
+    return waiting;
+}
+
+void tdb_interrupt_clear(void)
+{
+    interrupt_requested = 0;
+    interrupt_taken = 0;
+    interrupt_delivered = 0;
+}
+
+int tdb_interrupt_taken(void)
+{
+    int taken = interrupt_taken;
+    interrupt_taken = 0;
+    if (taken)
+        interrupt_delivered = 1;
+    return taken;
+}
+
+int tdb_interrupt_delivered(void)
+{
+    int delivered = interrupt_delivered;
+    interrupt_delivered = 0;
+    return delivered;
+}
+
+/* A signal that arrives during poll ends it with EINTR; one that arrived
+ * before is seen at the top of the loop.  Either way a tdb_interrupt
+ * request reads as the deadline. */
 int tdb_poll_until(struct pollfd *pfd, double deadline)
 {
     for (;;) {
         int ms = -1, r;
+        waiting = 1;
+        if (interrupt_requested) {
+            interrupt_requested = 0;
+            interrupt_taken = 1;
+            waiting = 0;
+            return 0;
+        }
         if (deadline > 0) {
             double left = deadline - tdb_now();
-            if (left <= 0)
+            if (left <= 0) {
+                waiting = 0;
                 return 0;
+            }
             ms = left * 1000.0 >= (double)INT_MAX ? INT_MAX : (int)ceil(left * 1000.0);
         }
         r = poll(pfd, 1, ms);
+        waiting = 0;
         if (r >= 0)
             return r > 0;
         if (errno != EINTR)

@@ -73,7 +73,8 @@ double tdb_now(void);
 
 /*
  * Waits for pfd's events until `deadline` (monotonic seconds; <= 0: no
- * limit), through EINTR.  1: ready; 0: the deadline came; -1: poll failed.
+ * limit), through EINTR.  1: ready; 0: the deadline came, or a
+ * tdb_interrupt request (interrupt.h); -1: poll failed.
  */
 int tdb_poll_until(struct pollfd *pfd, double deadline);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "interrupt.h"
 #include "trace_internal.h"
 
 static void copy_timeout_error(const tdb_conn *conn, tdb_error *err);
@@ -140,8 +141,11 @@ static int flush_until(PGconn *pg, double deadline)
 
 static void copy_timeout_error(const tdb_conn *conn, tdb_error *err)
 {
-    tdb_error_set(err, TDB_TIMEOUT, NULL, "copy: cancelled after statement_timeout (%g s)",
-                  conn->statement_timeout);
+    if (tdb_interrupt_taken())   /* the host's Ctrl-C, not the deadline */
+        tdb_error_set(err, TDB_TIMEOUT, NULL, "copy: interrupted; cancelled on the server");
+    else
+        tdb_error_set(err, TDB_TIMEOUT, NULL, "copy: cancelled after statement_timeout (%g s)",
+                      conn->statement_timeout);
     snprintf(err->sqlstate, sizeof err->sqlstate, "%s", TDB_SQLSTATE_QUERY_CANCELED);
 }
 

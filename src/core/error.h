@@ -2,12 +2,12 @@
  * error.h — errors as data.
  *
  * Every core call that can fail takes a `tdb_error *` and fills it in; the
- * core never allocates to report an error.  The kinds are DESIGN.md's.  The
- * caller owns the struct (usually on its stack).  Messages are one line and
- * never contain a password, by construction and not by masking: what libpq
- * and the server say after a connection is made holds none, and connection
- * failures are reported from the URL's non-secret parts (conninfo.h).
- * Nothing else in a message is altered.
+ * core never allocates to report an error.  The kinds are the API's
+ * (docs/API.md).  The caller owns the struct (usually on its stack).
+ * Messages are one line and never contain a password, by construction and
+ * not by masking: what libpq and the server say after a connection is made
+ * holds none, and connection failures are reported from the URL's
+ * non-secret parts (conninfo.h).  Nothing else in a message is altered.
  */
 #ifndef TDB_ERROR_H
 #define TDB_ERROR_H

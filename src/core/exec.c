@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "interrupt.h"
 #include "trace_internal.h"
 
 #define MAX_ATTEMPTS 3   /* one send and at most two resends of a statement */
@@ -408,10 +409,14 @@ static void timeout_error(const tdb_conn *conn, const tdb_sql *sql, tdb_run_stat
                           tdb_error *err)
 {
     if (st == TDB_RUN_TIMEOUT) {
-        tdb_error_set(err, TDB_TIMEOUT, NULL,
-                      "%s: cancelled on the server after statement_timeout (%g s)%s",
-                      sql->label, conn->statement_timeout,
-                      sql->is_read ? "" : "; nothing was applied");
+        if (tdb_interrupt_taken())   /* the host's Ctrl-C, not the deadline */
+            tdb_error_set(err, TDB_TIMEOUT, NULL, "%s: interrupted; cancelled on the server%s",
+                          sql->label, sql->is_read ? "" : "; nothing was applied");
+        else
+            tdb_error_set(err, TDB_TIMEOUT, NULL,
+                          "%s: cancelled on the server after statement_timeout (%g s)%s",
+                          sql->label, conn->statement_timeout,
+                          sql->is_read ? "" : "; nothing was applied");
         snprintf(err->sqlstate, sizeof err->sqlstate, "%s", TDB_SQLSTATE_QUERY_CANCELED);
     } else {
         tdb_error_set(err, TDB_TIMEOUT, NULL,

@@ -1,4 +1,4 @@
-/* sql.c — the statement catalogue.  Read it beside DESIGN.md's field rules. */
+/* sql.c — the statement catalogue.  Read it beside the field rules (docs/API.md). */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>

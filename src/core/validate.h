@@ -1,5 +1,5 @@
 /*
- * validate.h — DESIGN.md's field rules, checked before anything is sent.
+ * validate.h — the field rules (docs/API.md), checked before anything is sent.
  *
  * Strings are (pointer, length) pairs owned by the caller; nothing here
  * allocates.  Lengths are counted in Unicode code points; strings must be

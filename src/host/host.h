@@ -29,6 +29,9 @@ int host_docall(lua_State *L, int narg, int nres);
  * LUA_OK) to stderr, prefixed by `progname` unless it is NULL. */
 int host_report(lua_State *L, int status, const char *progname);
 
+/* 1 once Ctrl-C (SIGINT) has stopped code run by host_docall. */
+int host_interrupted(void);
+
 /* Pushes one line: taskshell's version, taskdb's and Lua's. */
 void host_push_version(lua_State *L);
 

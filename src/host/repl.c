@@ -8,7 +8,8 @@
  * history kept in ~/.taskshell_history and appended line by line, so a
  * killed session loses nothing; results printed by lua/taskshell/repl.lua
  * (tasks as tables), which also sets up `taskdb` and the lazily
- * connecting `db`.
+ * connecting `db`, and completes names on Tab (globals, fields, methods
+ * after ':').
  */
 #include <errno.h>
 #include <limits.h>
@@ -33,6 +34,9 @@
 #define HISTORY_MAX   1000
 #define EOFMARK       "<eof>"
 #define SHOW_KEY      "taskshell.repl.show"  /* registry: the result printer */
+#define COMPLETE_KEY  "taskshell.repl.complete"  /* registry: the Tab completer */
+/* Tab splits words here; '.' and ':' stay inside, so "db:get_" is one word. */
+#define WORD_BREAKS   " \t\n\"\\'`@$><=;|&{}()[],+-*/%^~#"
 
 /* what reading a line can end in, besides a line */
 #define READ_EOF          (-1)
@@ -93,6 +97,73 @@ static int read_plain_line(const char *prompt, char **line) {
   }
   if (n > 0 && (*line)[n - 1] == '\n') (*line)[n - 1] = '\0';
   return 0;
+}
+
+/* ---- completion -------------------------------------------------------- */
+
+static lua_State *completion_L;   /* the state the prompt belongs to */
+static char **matches;            /* the candidates of the last Tab, malloc'd */
+static size_t match_count, match_next;
+
+static void matches_free(void) {
+  size_t i;
+  for (i = 0; i < match_count; i++) free(matches[i]);
+  free(matches);
+  matches = NULL;
+  match_count = match_next = 0;
+}
+
+/* Protected: calls repl.complete(word) and copies its strings into C, so
+ * readline's later calls never touch Lua. */
+static int collect_matches(lua_State *L) {
+  const char *word = lua_touserdata(L, 1);
+  size_t i, n;
+  lua_settop(L, 0);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, COMPLETE_KEY) != LUA_TFUNCTION) return 0;
+  lua_pushstring(L, word);
+  lua_call(L, 1, 1);
+  if (!lua_istable(L, -1)) return 0;
+  n = (size_t)lua_rawlen(L, -1);
+  matches = calloc(n ? n : 1, sizeof *matches);
+  if (matches == NULL) return 0;
+  for (i = 0; i < n; i++) {
+    const char *m;
+    lua_rawgeti(L, -1, (lua_Integer)i + 1);
+    m = lua_tostring(L, -1);
+    if (m == NULL || (matches[match_count] = strdup(m)) == NULL) break;
+    match_count++;
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+/* readline's generator: state 0 starts a new word. */
+static char *next_match(const char *word, int state) {
+  if (state == 0) {
+    lua_State *L = completion_L;
+    int top = lua_gettop(L);
+    matches_free();
+    lua_pushcfunction(L, collect_matches);
+    lua_pushlightuserdata(L, (void *)word);
+    lua_pcall(L, 1, 0, 0);   /* a failure just offers nothing */
+    lua_settop(L, top);
+  }
+  if (match_next >= match_count) return NULL;
+  return strdup(matches[match_next++]);
+}
+
+static char **complete_word(const char *word, int start, int end) {
+  (void)start;
+  (void)end;
+  rl_attempted_completion_over = 1;   /* never fall back to file names */
+  rl_completion_append_character = '\0';
+  return rl_completion_matches(word, next_match);
+}
+
+static void completion_open(lua_State *L) {
+  completion_L = L;
+  rl_attempted_completion_function = complete_word;
+  rl_completer_word_break_characters = WORD_BREAKS;
 }
 
 /* ---- history ----------------------------------------------------------- */
@@ -263,6 +334,8 @@ static void start_session(lua_State *L) {
   } else {                                    /* version repl */
     lua_getfield(L, -1, "show");
     lua_setfield(L, LUA_REGISTRYINDEX, SHOW_KEY);
+    lua_getfield(L, -1, "complete");
+    lua_setfield(L, LUA_REGISTRYINDEX, COMPLETE_KEY);
     lua_getfield(L, -1, "start");
     lua_pushvalue(L, version);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_isstring(L, -1)) {
@@ -281,6 +354,7 @@ void host_repl(lua_State *L) {
   int status;
   on_terminal = isatty(STDIN_FILENO);
   rl_readline_name = TASKSHELL_PROGNAME;  /* for $if in ~/.inputrc */
+  completion_open(L);
   history_open();
   start_session(L);
   while ((status = loadline(L)) != READ_EOF) {
@@ -296,4 +370,5 @@ void host_repl(lua_State *L) {
   fputs("\n", stdout);
   fflush(stdout);
   history_close();
+  matches_free();
 }

@@ -4,9 +4,11 @@
  * The shape is lua.c's: main runs `pmain` in protected mode; options are
  * collected before any Lua code runs; every chunk runs through one message
  * handler.  What differs: taskdb is preloaded and the project's lua/ is on
- * package.path (setup.c), -v names taskshell and taskdb too, -h/--help
- * print the usage to stdout, and a table error is shown by its __tostring
- * followed by a traceback.
+ * package.path (setup.c), -v/--version names taskshell and taskdb too,
+ * -h/--help print the usage to stdout, a table error is shown by its
+ * __tostring followed by a traceback, Ctrl-C also cancels the statement
+ * taskdb is waiting for on the server, and a run that Ctrl-C ended exits
+ * with status 130, as a shell reports a command that SIGINT ended.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -18,15 +20,27 @@
 #include "lauxlib.h"
 #include "lualib.h"
 
+#include "taskdb.h"
 #include "host.h"
+
+#define EXIT_INTERRUPTED 130   /* 128 + SIGINT */
 
 static const char *progname = TASKSHELL_PROGNAME;
 static lua_State *globalL = NULL;
+static volatile sig_atomic_t stop_hook_set;   /* laction armed lstop */
+static volatile sig_atomic_t got_sigint;      /* Ctrl-C stopped code at least once */
 
-/* The hook a SIGINT installs: raise "interrupted!" at the next Lua step. */
+int host_interrupted(void) {
+  return got_sigint;
+}
+
+/* The hook a SIGINT installs: raise "interrupted!" at the next Lua step,
+ * unless taskdb has just raised an error saying the statement it waited
+ * for was interrupted (that error stops the code, and stays catchable). */
 static void lstop(lua_State *L, lua_Debug *ar) {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
+  if (taskdb_interrupt_delivered()) return;
   luaL_error(L, "interrupted!");
 }
 
@@ -38,11 +52,16 @@ static void setsignal(int sig, void (*handler)(int)) {
   sigaction(sig, &sa, NULL);
 }
 
-/* A signal handler cannot touch the Lua state safely; it only sets a hook
- * that stops the running code.  A second Ctrl-C kills the process. */
+/* A signal handler cannot touch the Lua state safely: it asks taskdb to
+ * cancel the statement it is waiting for, and sets a hook that stops the
+ * running code at its next step (lstop).  While taskdb waits, the handler
+ * stays: a second Ctrl-C ends the cancel's wait too.  Otherwise, as in
+ * lua.c, a second Ctrl-C kills the process. */
 static void laction(int sig) {
   int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
-  setsignal(sig, SIG_DFL);
+  got_sigint = 1;
+  if (!taskdb_interrupt()) setsignal(sig, SIG_DFL);
+  stop_hook_set = 1;
   lua_sethook(globalL, lstop, flag, 1);
 }
 
@@ -55,7 +74,7 @@ static void print_usage(FILE *out) {
     "  -i         enter interactive mode after executing 'script'\n"
     "  -l mod     require library 'mod' into global 'mod'\n"
     "  -l g=mod   require library 'mod' into global 'g'\n"
-    "  -v         show version information (taskshell, taskdb, Lua)\n"
+    "  -v, --version  show version information (taskshell, taskdb, Lua)\n"
     "  -E         ignore environment variables (LUA_INIT, LUA_PATH, LUA_CPATH,\n"
     "             TASKSHELL_LUA_DIR)\n"
     "  -W         turn warnings on\n"
@@ -119,9 +138,14 @@ int host_docall(lua_State *L, int narg, int nres) {
   lua_pushcfunction(L, msghandler);
   lua_insert(L, base);              /* handler below function and args */
   globalL = L;
+  taskdb_interrupt_clear();   /* a Ctrl-C that nothing waited for is spent */
+  stop_hook_set = 0;
   setsignal(SIGINT, laction);
   status = lua_pcall(L, narg, nres, base);
   setsignal(SIGINT, SIG_DFL);
+  /* Ctrl-C during the last C call may leave the hook armed: it must not
+   * stop the next command. */
+  if (stop_hook_set) lua_sethook(L, NULL, 0, 0);
   lua_remove(L, base);
   return status;
 }
@@ -229,6 +253,7 @@ static int handle_script(lua_State *L, char **argv) {
 #define has_e     8  /* -e */
 #define has_E     16 /* -E */
 #define has_h     32 /* -h, --help */
+/* -v, --version: has_v */
 
 /*
  * Walks argv once, as lua.c does: returns the option bits, and in *first
@@ -245,6 +270,7 @@ static int collectargs(char **argv, int *first) {
     switch (argv[i][1]) {
       case '-':
         if (strcmp(argv[i], "--help") == 0) { args |= has_h; break; }
+        if (strcmp(argv[i], "--version") == 0) { args |= has_v; break; }
         if (argv[i][2] != '\0') return has_error;
         *first = argv[i + 1] ? i + 1 : 0;  /* '--' */
         return args;
@@ -380,5 +406,6 @@ int main(int argc, char **argv) {
   report(L, status);
   lua_close(L);
   host_alloc_delete(alloc);
-  return (result && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
+  if (result && status == LUA_OK) return EXIT_SUCCESS;
+  return got_sigint ? EXIT_INTERRUPTED : EXIT_FAILURE;
 }
