@@ -4,6 +4,7 @@
 
 local helper = require("spec.helper")
 local taskdb = require("taskdb")
+local H = require("spec.support.procs")   -- backend inspection
 
 local TASK_METHODS = {
   "create_task", "get_task", "get_tasks", "count_tasks", "update_task",
@@ -668,10 +669,6 @@ describe("taskdb API", function()
     it("frees an open handle on garbage collection: no crash, the server backend goes away #direct_only",
       function()
         local app = helper.ident("gc")
-        local function backends()
-          return tonumber(helper.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '"
-            .. app .. "'"))
-        end
         -- opened and dropped in its own frame, so no register still holds it
         local function open_and_drop()
           local c = helper.connect{ application_name = app }
@@ -679,11 +676,11 @@ describe("taskdb API", function()
           c:user("someone"):count_tasks()
         end
         open_and_drop()
-        assert.are.equal(1, backends())
+        assert.are.equal(1, H.backends(app))
         collectgarbage()
         collectgarbage()
-        assert.is_truthy(helper.wait_for(function() return backends() == 0 end, 10),
-          "the backend of the collected handle is still connected")
+        H.wait_for("the backend of the collected handle to go away", 10,
+                   function() return H.backends(app) == 0 end)
         assert.is_true(db:ping())
       end)
 
@@ -712,13 +709,10 @@ describe("taskdb API", function()
       local app = helper.ident("close")
       local c = helper.connect{ application_name = app }
       c:ping()
-      assert.are.equal("1", helper.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '"
-        .. app .. "'"))
+      assert.are.equal(1, H.backends(app))
       c:close()
-      assert.is_truthy(helper.wait_for(function()
-        return helper.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '"
-          .. app .. "'") == "0"
-      end, 10))
+      H.wait_for("the backend of the closed handle to go away", 10,
+                 function() return H.backends(app) == 0 end)
     end)
 
     it("never shows the password in tostring(db) or db:info()", function()
@@ -775,7 +769,7 @@ describe("taskdb API", function()
       local dbname = helper.ident("taskdb_notable")
       helper.psql("CREATE DATABASE " .. dbname)
       local ok, err = pcall(function()
-        local c <close> = taskdb.connect(helper.direct_url(dbname))
+        local c <close> = taskdb.connect(helper.direct_db_url(dbname))
         -- no tasks table in this database: the server reports undefined_table
         local e = helper.expect_error("database", false, c.get_task, c, 1)
         assert.are.equal("42P01", e.sqlstate)

@@ -189,7 +189,7 @@ describe("concurrent processes", function()
   it("init_db from 6 processes at once on a fresh database: all succeed", function()
     local dbname = helper.ident("taskdb_conc_init")
     helper.psql("CREATE DATABASE " .. dbname)
-    local url = helper.url_with_db(H.direct_url(), dbname)
+    local url = helper.direct_db_url(dbname)
     local INIT = PRELUDE .. [[
       local url, at = ...
       local db = taskdb.connect(url)

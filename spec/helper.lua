@@ -14,6 +14,7 @@ end
 
 local taskdb = require("taskdb")
 local luassert = require("luassert")
+local system = require("system")   -- luasystem, busted's own dependency: gettime, sleep
 
 local helper = { taskdb = taskdb }
 
@@ -25,11 +26,20 @@ local function shell_quote(s)
 end
 helper.shell_quote = shell_quote
 
-function helper.read_file(path)
-  local f = assert(io.open(path, "rb"))
+local function read_all(f)
   local text = f:read("a")
   f:close()
   return text
+end
+
+function helper.read_file(path)
+  return read_all(assert(io.open(path, "rb")))
+end
+
+-- nil when the file cannot be opened (one a child has not written yet).
+function helper.try_read_file(path)
+  local f = io.open(path, "rb")
+  return f and read_all(f)
 end
 
 function helper.write_file(path, text)
@@ -127,9 +137,10 @@ function helper.url_with_param(url, key, value)
   return url .. " " .. key .. "=" .. value
 end
 
--- A superuser URL that bypasses any pooler (TASKDB_TEST_DIRECT_URL, else
--- the test server's Unix socket), optionally for another database.
-function helper.direct_url(dbname)
+-- A superuser URL of the scratch database that bypasses any pooler
+-- (TASKDB_TEST_DIRECT_URL, else the test server's Unix socket).
+function helper.direct_url(...)
+  assert(select("#", ...) == 0, "direct_url takes no argument: see direct_db_url and direct_app_url")
   local url = getenv("TASKDB_TEST_DIRECT_URL")
   if not url then
     local sock, port = getenv("TASKDB_TEST_SOCKDIR"), getenv("TASKDB_TEST_PGPORT")
@@ -139,7 +150,18 @@ function helper.direct_url(dbname)
       url = helper.url()
     end
   end
-  return dbname and helper.url_with_db(url, dbname) or url
+  return url
+end
+
+-- direct_url, for another database of the test server.
+function helper.direct_db_url(dbname)
+  return helper.url_with_db(helper.direct_url(), dbname)
+end
+
+-- direct_url, its sessions named `app` (application_name), so that
+-- pg_stat_activity tells them apart.
+function helper.direct_app_url(app)
+  return helper.url_with_param(helper.direct_url(), "application_name", app)
 end
 
 -- Connects to the scratch database.  opts: the options of taskdb.connect.
@@ -178,9 +200,9 @@ function helper.psql(sql, opts)
   if getenv("TASKDB_TEST_DIR") and not opts.dbname and not opts.url then
     cmd = string.format("sh %s psql %s 2>%s", shell_quote(helper.pgctl), shell_quote(sql), errfile)
   else
+    local url = opts.url or (opts.dbname and helper.direct_db_url(opts.dbname)) or helper.direct_url()
     cmd = string.format("%s -X -A -t -q -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d %s -c %s 2>%s",
-      shell_quote(psql_binary()), shell_quote(opts.url or helper.direct_url(opts.dbname)),
-      shell_quote(sql), errfile)
+      shell_quote(psql_binary()), shell_quote(url), shell_quote(sql), errfile)
   end
   local p = assert(io.popen(cmd))
   local out = p:read("a")
@@ -198,15 +220,18 @@ function helper.truncate()
   return helper.psql("TRUNCATE public.tasks RESTART IDENTITY")
 end
 
--- Polls pred() until it returns a true value or `timeout` seconds pass.
-function helper.wait_for(pred, timeout)
-  local deadline = os.time() + (timeout or 5)
+-- Polls fn() every 20 ms until it returns a true value, and returns that;
+-- raises "<what>: did not happen within <timeout> s" at the deadline.
+function helper.wait_for(what, timeout, fn)
+  assert(type(what) == "string" and type(timeout) == "number" and type(fn) == "function",
+    "usage: helper.wait_for(what, timeout, fn)")
+  local deadline = system.gettime() + timeout
   repeat
-    local v = pred()
+    local v = fn()
     if v then return v end
-    os.execute("sleep 0.1")
-  until os.time() > deadline
-  return pred()
+    system.sleep(0.02)
+  until system.gettime() > deadline
+  error(what .. ": did not happen within " .. timeout .. " s", 2)
 end
 
 -- ---------------------------------------------------------------------------

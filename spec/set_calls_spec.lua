@@ -471,14 +471,9 @@ describe("set-based calls beside a concurrent writer", function()
     local ts = seed(db, u, 10)   -- 5 open (even i)
     local app = helper.ident("set_conc")
     local victim = ts[2].id
-    os.execute("timeout -k 2 30 " .. H.psql_bin .. " -X -q -d " .. H.shq(H.direct_url(app)) ..
-      " -c " .. H.shq("BEGIN; UPDATE public.tasks SET completed = true, title = 'by the other' " ..
-        "WHERE id = " .. victim .. "; INSERT INTO public.tasks (user_id, title) VALUES ('" .. u ..
-        "', 'inserted meanwhile'); SELECT pg_sleep(1.5); COMMIT;") .. " >/dev/null 2>&1 &")
-    H.wait_for("the other session holds the row", 10, function()
-      return helper.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" ..
-                         app .. "' AND wait_event = 'PgSleep'") == "1"
-    end)
+    H.hold(app, "UPDATE public.tasks SET completed = true, title = 'by the other' WHERE id = " ..
+      victim .. "; INSERT INTO public.tasks (user_id, title) VALUES ('" .. u .. "', 'inserted meanwhile')",
+      1.5)
     local elapsed, ok, n = H.timed(db.update_tasks, db, { user_id = u, completed = false },
       { completed = true, description = "mine" })
     assert(ok, n)
@@ -554,7 +549,7 @@ describe("a set-based write whose connection is lost mid-statement #direct_only"
       print(ok and "OK" or ("ERR " .. e.kind .. " " .. e.message))
       print("AFTER " .. db:count_tasks{ user_id = user })
     ]]
-    local c = H.spawn(CHILD, { H.direct_url(app), u }, nil, 60)
+    local c = H.spawn(CHILD, { H.direct_app_url(app), u }, nil, 60)
     H.wait_for("the update to wait on the lock", 10, function() return H.waiting_on_lock(app) end)
     H.terminate(app)
     H.terminate(lock_app)
