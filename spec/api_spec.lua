@@ -46,15 +46,7 @@ local function stable_count_and_list(db, filter)
 end
 
 describe("taskdb API", function()
-  local db
-
-  setup(function()
-    db = helper.fresh_db()
-  end)
-
-  teardown(function()
-    if db then db:close() end
-  end)
+  local db = helper.db_for_block()
 
   describe("the module", function()
     it("has a version string x.y.z", function()
@@ -766,10 +758,9 @@ describe("taskdb API", function()
     end)
 
     it("server errors have kind database, the sqlstate, and tostring shows it #direct_only", function()
-      local dbname = helper.ident("taskdb_notable")
-      helper.psql("CREATE DATABASE " .. dbname)
+      local dbname, url = helper.create_database("taskdb_notable")
       local ok, err = pcall(function()
-        local c <close> = taskdb.connect(helper.direct_db_url(dbname))
+        local c <close> = taskdb.connect(url)
         -- no tasks table in this database: the server reports undefined_table
         local e = helper.expect_error("database", false, c.get_task, c, 1)
         assert.are.equal("42P01", e.sqlstate)
@@ -778,7 +769,7 @@ describe("taskdb API", function()
         assert.is_truthy(s:find("42P01", 1, true), s)
         assert.is_truthy(s:find("database", 1, true), s)
       end)
-      helper.psql("DROP DATABASE IF EXISTS " .. dbname .. " WITH (FORCE)")
+      helper.drop_database(dbname)
       if not ok then error(err, 0) end
     end)
   end)

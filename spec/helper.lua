@@ -181,6 +181,17 @@ function helper.fresh_db(opts)
   return db
 end
 
+-- A connection for the tests of the describe block this is called in (as
+-- fresh_db: the tasks table made): opened now, while busted runs the block's
+-- body, and closed by a teardown once the block's tests have run.
+--   describe("...", function()
+--     local db = helper.db_for_block()
+function helper.db_for_block(opts)
+  local db = helper.fresh_db(opts)
+  require("busted").teardown(function() db:close() end)
+  return db
+end
+
 local function psql_binary()
   local bin = getenv("TASKDB_TEST_PGBIN")
   if bin then return bin .. "/psql" end
@@ -218,6 +229,33 @@ end
 -- Removes every row (only for a spec that truly needs an empty table).
 function helper.truncate()
   return helper.psql("TRUNCATE public.tasks RESTART IDENTITY")
+end
+
+-- A new, empty database on the test server (UTF8, from template0), named
+-- after `prefix`.  Returns its name and a direct URL to it: a pooler knows
+-- only the scratch database.
+function helper.create_database(prefix)
+  local name = helper.ident(prefix)
+  helper.psql("CREATE DATABASE " .. name .. " ENCODING 'UTF8' TEMPLATE template0")
+  return name, helper.direct_db_url(name)
+end
+
+function helper.drop_database(name)
+  helper.psql("DROP DATABASE IF EXISTS " .. name .. " WITH (FORCE)")
+end
+
+-- For a describe block: returns a function that makes a database (as
+-- create_database), and the block's teardown drops all it made.
+function helper.databases_for_block(prefix)
+  local made = {}
+  require("busted").teardown(function()
+    for _, name in ipairs(made) do pcall(helper.drop_database, name) end
+  end)
+  return function()
+    local name, url = helper.create_database(prefix)
+    made[#made + 1] = name
+    return name, url
+  end
 end
 
 -- Polls fn() every 20 ms until it returns a true value, and returns that;
@@ -291,6 +329,45 @@ end
 function helper.rmdir(dir)
   assert(dir:match("^/tmp/taskdb%-spec%."), "refusing to remove " .. dir)
   os.execute("rm -rf " .. shell_quote(dir))
+end
+
+-- Each process connects, then waits for the start file, so that all race
+-- for init_db together.
+local INIT_DB_RACER = [[
+  local db = require("taskdb").connect(os.getenv("SPEC_URL"))
+  local go = os.getenv("SPEC_GO")
+  local deadline = os.time() + 20
+  while not io.open(go) do
+    if os.time() > deadline then error("start file never appeared") end
+  end
+  assert(db:init_db() == true)
+  db:close()
+]]
+
+-- Runs init_db on `url` from `procs` taskshell processes at once.  Returns
+-- one line per process that failed (its exit status and output): an empty
+-- list when all succeeded.
+function helper.init_db_race(url, procs)
+  local dir = helper.tmpdir()
+  local script, go = dir .. "/init.lua", dir .. "/go"
+  helper.write_file(script, INIT_DB_RACER)
+  local parts = {}
+  for i = 1, procs do
+    parts[#parts + 1] = string.format("( SPEC_URL=%s SPEC_GO=%s %s %s > %s/out.%d 2>&1; echo $? > %s/rc.%d ) &",
+      shell_quote(url), shell_quote(go), shell_quote(helper.host), shell_quote(script), dir, i, dir, i)
+  end
+  parts[#parts + 1] = "sleep 0.3; : > " .. shell_quote(go) .. "; wait"
+  os.execute(table.concat(parts, "\n"))
+  local failures = {}
+  for i = 1, procs do
+    local rc = trim(helper.read_file(string.format("%s/rc.%d", dir, i)))
+    if rc ~= "0" then
+      failures[#failures + 1] = string.format("process %d exit %s: %s", i, rc,
+        helper.read_file(string.format("%s/out.%d", dir, i)))
+    end
+  end
+  helper.rmdir(dir)
+  return failures
 end
 
 -- ---------------------------------------------------------------------------

@@ -35,9 +35,7 @@ local function same_rows(before, after)
 end
 
 describe("update_tasks", function()
-  local db
-  lazy_setup(function() db = helper.fresh_db() end)
-  lazy_teardown(function() if db then db:close() end end)
+  local db = helper.db_for_block()
 
   it("by user_id: changes every task of that user and no other's, and says how many", function()
     local u, other = helper.uid("set-user"), helper.uid("set-user-other")
@@ -246,9 +244,7 @@ describe("update_tasks", function()
 end)
 
 describe("delete_tasks", function()
-  local db
-  lazy_setup(function() db = helper.fresh_db() end)
-  lazy_teardown(function() if db then db:close() end end)
+  local db = helper.db_for_block()
 
   it("by user_id and completed: deletes those and says how many", function()
     local u, other = helper.uid("del-user"), helper.uid("del-other")
@@ -304,9 +300,7 @@ describe("delete_tasks", function()
 end)
 
 describe("set-based calls on a scoped handle", function()
-  local db
-  lazy_setup(function() db = helper.fresh_db() end)
-  lazy_teardown(function() if db then db:close() end end)
+  local db = helper.db_for_block()
 
   it("never touch another user's rows, even by id", function()
     local a, b = helper.uid("scope-a"), helper.uid("scope-b")
@@ -349,14 +343,13 @@ describe("set-based calls on a scoped handle", function()
 end)
 
 describe("set-based calls refuse bad input before sending anything", function()
-  local db, u, before
+  local db = helper.db_for_block()
+  local u, before
   lazy_setup(function()
-    db = helper.fresh_db()
     u = helper.uid("set-invalid")
     seed(db, u, 3)
     before = by_id(db, u)
   end)
-  lazy_teardown(function() if db then db:close() end end)
 
   local function unchanged() same_rows(before, by_id(db, u)) end
 
@@ -458,9 +451,7 @@ describe("set-based calls refuse bad input before sending anything", function()
 end)
 
 describe("set-based calls beside a concurrent writer", function()
-  local db
-  lazy_setup(function() db = helper.fresh_db() end)
-  lazy_teardown(function() if db then db:close() end end)
+  local db = helper.db_for_block()
 
   -- Another session, in one transaction, inserts an open task and completes
   -- one of ours, then sleeps before committing.  update_tasks waits for that
