@@ -59,11 +59,14 @@ local function emit(key, value)
   end
 end
 
-local function proc_status()
+-- This process's peak and current resident memory, as <prefix>.vmhwm_kb
+-- and <prefix>.vmrss_kb.
+local function emit_memory(prefix)
   local f = assert(io.open("/proc/self/status"))
   local s = f:read("a")
   f:close()
-  return tonumber(s:match("VmHWM:%s*(%d+)")), tonumber(s:match("VmRSS:%s*(%d+)"))
+  emit(prefix .. ".vmhwm_kb", tonumber(s:match("VmHWM:%s*(%d+)")))
+  emit(prefix .. ".vmrss_kb", tonumber(s:match("VmRSS:%s*(%d+)")))
 end
 
 local function percentile(sorted, p)
@@ -224,9 +227,7 @@ local function run_all(n, nlist, nbulk, nsingle, seed)
     single:create_task{ title = stitles[j], description = DESC }
   end)
 
-  local hwm, rss = proc_status()
-  emit("run.vmhwm_kb", hwm)
-  emit("run.vmrss_kb", rss)
+  emit_memory("run")
   db:close()
 end
 
@@ -237,9 +238,7 @@ function modes.idle()
   local db = connect()
   local alice = db:user(BULK_USER)
   db:ping()
-  local hwm, rss = proc_status()
-  emit("idle.vmhwm_kb", hwm)
-  emit("idle.vmrss_kb", rss)
+  emit_memory("idle")
   assert(alice)
   db:close()
 end
@@ -256,11 +255,9 @@ function modes.each(user, expect)
   end
   local elapsed = now() - s
   assert(n == tonumber(expect), "each_task saw " .. n .. " rows, expected " .. expect)
-  local hwm, rss = proc_status()
+  emit_memory("each")
   emit("each.n", n)
   emit("each.rate", n / elapsed)
-  emit("each.vmhwm_kb", hwm)
-  emit("each.vmrss_kb", rss)
   db:close()
 end
 
@@ -272,11 +269,9 @@ function modes.getall(user, expect)
   local page = h:get_tasks()
   local elapsed = now() - s
   assert(#page == tonumber(expect), "get_tasks returned " .. #page .. " rows, expected " .. expect)
-  local hwm, rss = proc_status()
+  emit_memory("getall")
   emit("getall.n", #page)
   emit("getall.seconds", elapsed)
-  emit("getall.vmhwm_kb", hwm)
-  emit("getall.vmrss_kb", rss)
   page = nil
   db:close()
 end
