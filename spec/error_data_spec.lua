@@ -69,11 +69,7 @@ end)
 
 describe("taskdb.check_task", function()
   local db = helper.db_for_block()
-  local u
-
-  setup(function()
-    u = helper.uid("check")
-  end)
+  local u = helper.uid("check")
 
   it("returns true for a task create_task accepts", function()
     assert.is_true(taskdb.check_task{ user_id = u, title = "fine" })

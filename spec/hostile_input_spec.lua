@@ -273,12 +273,8 @@ end)
 
 describe("handles whose user values were replaced (debug.setuservalue)", function()
   local db = helper.db_for_block()
-  local user
-
-  setup(function()
-    user = helper.uid("uv")
-    db:create_task{ user_id = user, title = "mine" }
-  end)
+  local user = helper.uid("uv")
+  setup(function() db:create_task{ user_id = user, title = "mine" } end)
 
   it("a user handle whose connection is not one raises invalid, for every method", function()
     for _, bad in ipairs{ {}, "text", 42, io.stdout, taskdb.null } do
@@ -354,12 +350,8 @@ end)
 
 describe("get_tasks{ limit = 0 } validates like any limit", function()
   local db = helper.db_for_block()
-  local user
-
-  setup(function()
-    user = helper.uid("zero")
-    db:create_task{ user_id = user, title = "one" }
-  end)
+  local user = helper.uid("zero")
+  setup(function() db:create_task{ user_id = user, title = "one" } end)
 
   for _, limit in ipairs{ 0, 1 } do
     for name, bad in pairs{ empty = "", ["not UTF-8"] = "\xff", blank = "   ",
@@ -400,10 +392,9 @@ end)
 
 describe("pipelines under hostile code", function()
   local db = helper.db_for_block()
-  local user
+  local user = helper.uid("pl-hostile")
 
   setup(function()
-    user = helper.uid("pl-hostile")
     local list = {}
     for i = 1, 60 do list[i] = { user_id = user, title = "t" .. i } end
     db:create_tasks(list)
