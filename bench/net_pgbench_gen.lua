@@ -22,20 +22,7 @@ assert(catalogue and outdir, "usage: net_pgbench_gen.lua CATALOGUE OUTDIR")
 
 local BATCH = 100
 
-local stmts = {}
-for line in io.lines(catalogue) do
-  local label, nparams, sql = line:match("^([^\t]+)\t(%d+)\t(.*)$")
-  if label then stmts[label] = { n = tonumber(nparams), sql = sql } end
-end
-
--- The statement of `label` with $k replaced by params[k].
-local function bind(label, params)
-  local s = assert(stmts[label], "taskdb-sql has no statement " .. label)
-  assert(#params == s.n, label .. ": " .. s.n .. " parameters in the catalogue, " .. #params .. " mapped")
-  local sql = s.sql:gsub("%$(%d+)", function(k) return assert(params[tonumber(k)]) end)
-  assert(not sql:find("%$%d"), label .. ": unreplaced parameter")
-  return sql
-end
+local bind = dofile((arg[0]:match("^(.*)/") or ".") .. "/catalogue.lua").load(catalogue)
 
 local function write(name, lines)
   local f = assert(io.open(outdir .. "/" .. name, "w"))

@@ -11,30 +11,9 @@
 --   x          pgbench's time / taskdb's time on the same work: higher is
 --              better; pgbench runs in pipelines of 100 (its practical limit)
 
-local path = ...
-local values, strings = {}, {}
-for line in io.lines(path) do
-  local key, v = line:match("^([%w_.]+)=(.*)$")
-  if key then
-    strings[key] = v
-    local num = tonumber(v)
-    if num then
-      values[key] = values[key] or {}
-      table.insert(values[key], num)
-    end
-  end
-end
-
-local function median(key)
-  local l = values[key]
-  if not l or #l == 0 then return nil end
-  local s = {}
-  for i, v in ipairs(l) do s[i] = v end
-  table.sort(s)
-  local n = #s
-  if n % 2 == 1 then return s[(n + 1) // 2] end
-  return (s[n // 2] + s[n // 2 + 1]) / 2
-end
+local results = dofile((arg[0]:match("^(.*)/") or ".") .. "/results.lua")
+local values, strings = results.read({ (...) })
+local function median(key) return results.median(values[key]) end
 
 local rtts = {}
 for key in pairs(values) do

@@ -46,23 +46,13 @@ assert(catalogue and outdir, "usage: pgbench_gen.lua CATALOGUE OUTDIR")
 
 local NPAIRS = 100
 
-local stmts = {}
-for line in io.lines(catalogue) do
-  local label, nparams, sql = line:match("^([^\t]+)\t(%d+)\t(.*)$")
-  if label then stmts[label] = { n = tonumber(nparams), sql = sql } end
-end
+local bind_sql = dofile((arg[0]:match("^(.*)/") or ".") .. "/catalogue.lua").load(catalogue)
 
 -- The statement of `label` with $k replaced by params[k] ("@U": the user).
 local function bind(label, params, user)
-  local s = assert(stmts[label], "taskdb-sql has no statement " .. label)
-  assert(#params == s.n, label .. ": " .. s.n .. " parameters in the catalogue, " .. #params .. " mapped")
-  local sql = s.sql:gsub("%$(%d+)", function(k)
-    local v = assert(params[tonumber(k)], label .. ": no mapping for $" .. k)
-    if v == "@U" then v = ":u" .. user end
-    return v
-  end)
-  assert(not sql:find("%$%d"), label .. ": unreplaced parameter")
-  return sql .. ";"
+  local p = {}
+  for i, v in ipairs(params) do p[i] = v == "@U" and ":u" .. user or v end
+  return bind_sql(label, p) .. ";"
 end
 
 -- One script for pair K.  `pick` sets :j for a measured run; `id` says

@@ -9,49 +9,27 @@
 #
 # After bench_pg_start:  PGBIN, BENCH_TMP, BENCH_SOCK, BENCH_PGDATA are set,
 # and PGHOST/PGUSER/PGDATABASE are exported for psql and pgbench.
+# BENCH_PGBIN, if set, names the server binaries' directory.
+# Needs $PROJECT (bench/paths.sh sets it).
 
-bench_pg_find_bin() {
-    if [ -n "${BENCH_PGBIN:-}" ]; then echo "$BENCH_PGBIN"; return; fi
-    if [ -x /usr/lib/postgresql/15/bin/pg_ctl ]; then
-        echo /usr/lib/postgresql/15/bin; return
-    fi
-    v=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4 -n | tail -n 1)
-    if [ -n "$v" ]; then echo "$v"; return; fi
-    echo "bench: PostgreSQL server binaries not found (run: sh scripts/deps.sh)" >&2
-    return 1
-}
-
-# Runs a server-side command as the server's user, from / (root's cwd may
-# be unreadable to postgres).
-bench_as_server() {
-    if [ "$(id -u)" -eq 0 ]; then
-        (cd / && runuser -u postgres -- "$@")
-    else
-        "$@"
-    fi
-}
+# shellcheck source=scripts/pgenv.sh
+. "$PROJECT/scripts/pgenv.sh"
 
 bench_pg_start() {
-    PGBIN=$(bench_pg_find_bin) || return 1
+    PGBIN=${BENCH_PGBIN:-$(pgenv_bindir)} || return 1
     BENCH_TMP=$(mktemp -d /tmp/taskdb-bench.XXXXXX) || return 1
     chmod 755 "$BENCH_TMP"
     BENCH_PGDATA="$BENCH_TMP/data"
     BENCH_SOCK="$BENCH_TMP/sock"
     mkdir -m 700 "$BENCH_PGDATA" "$BENCH_SOCK"
-    if [ "$(id -u)" -eq 0 ]; then
-        getent passwd postgres >/dev/null 2>&1 ||
-            { echo "bench: running as root but no 'postgres' user" >&2; return 1; }
-        chown postgres: "$BENCH_PGDATA" "$BENCH_SOCK"
-    fi
-    if locale -a 2>/dev/null | grep -Eqi '^c\.utf-?8$'; then loc=C.UTF-8; else loc=C; fi
-    bench_as_server "$PGBIN/initdb" -D "$BENCH_PGDATA" -U postgres -E UTF8 \
-        --locale="$loc" --auth=trust --no-instructions >"$BENCH_TMP/initdb.log" 2>&1 ||
-        { cat "$BENCH_TMP/initdb.log" >&2; return 1; }
+    pgenv_need_user postgres || return 1
+    [ "$(id -u)" -ne 0 ] || chown postgres: "$BENCH_PGDATA" "$BENCH_SOCK"
+    pgenv_initdb postgres "$PGBIN" "$BENCH_PGDATA" "$BENCH_TMP/initdb.log" || return 1
     # Default settings; only where it listens changes.
     pin=""
     [ -z "${BENCH_SERVER_CPUS:-}" ] || pin="taskset -c $BENCH_SERVER_CPUS"
     # shellcheck disable=SC2086  # $pin is empty or a command and its options
-    bench_as_server $pin "$PGBIN/pg_ctl" start -D "$BENCH_PGDATA" -w -t 60 -s \
+    pgenv_run_as postgres $pin "$PGBIN/pg_ctl" start -D "$BENCH_PGDATA" -w -t 60 -s \
         -l "$BENCH_PGDATA/server.log" \
         -o "-c listen_addresses='' -c unix_socket_directories='$BENCH_SOCK'" >/dev/null ||
         { tail -n 20 "$BENCH_PGDATA/server.log" >&2; return 1; }
@@ -63,7 +41,7 @@ bench_pg_start() {
 
 bench_pg_stop() {
     if [ -n "${BENCH_PGDATA:-}" ] && [ -f "$BENCH_PGDATA/postmaster.pid" ]; then
-        bench_as_server "$PGBIN/pg_ctl" stop -D "$BENCH_PGDATA" -m immediate -w -s \
+        pgenv_run_as postgres "$PGBIN/pg_ctl" stop -D "$BENCH_PGDATA" -m immediate -w -s \
             >/dev/null 2>&1 || true
     fi
     if [ -n "${BENCH_TMP:-}" ] && [ -d "$BENCH_TMP" ]; then

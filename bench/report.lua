@@ -8,34 +8,9 @@
 -- everything else as written (pg.*, copy.*, idle.*, each.*, getall.*,
 -- small.*, big.*, startup.*, trace.*, machine.*, info.*).
 
-local values, strings = {}, {}
-for k = 1, select("#", ...) do
-  local path = select(k, ...)
-  local prefix = path:match("%.td$") and "td." or ""
-  for line in io.lines(path) do
-    local key, v = line:match("^([%w_.]+)=(.*)$")
-    if key then
-      key = prefix .. key
-      local num = tonumber(v)
-      if num then
-        values[key] = values[key] or {}
-        table.insert(values[key], num)
-      end
-      strings[key] = v
-    end
-  end
-end
-
-local function median(key)
-  local l = values[key]
-  if not l or #l == 0 then return nil end
-  local s = {}
-  for i, v in ipairs(l) do s[i] = v end
-  table.sort(s)
-  local n = #s
-  if n % 2 == 1 then return s[(n + 1) // 2] end
-  return (s[n // 2] + s[n // 2 + 1]) / 2
-end
+local results = dofile((arg[0]:match("^(.*)/") or ".") .. "/results.lua")
+local values, strings = results.read({ ... }, function(path) return path:match("%.td$") and "td." or "" end)
+local function median(key) return results.median(values[key]) end
 
 local function count(key) return values[key] and #values[key] or 0 end
 

@@ -60,11 +60,14 @@ local function emit(key, value)
   end
 end
 
-local function proc_status()
+-- This process's peak and current resident memory, as <prefix>.vmhwm_kb
+-- and <prefix>.vmrss_kb.
+local function emit_memory(prefix)
   local f = assert(io.open("/proc/self/status"))
   local s = f:read("a")
   f:close()
-  return tonumber(s:match("VmHWM:%s*(%d+)")), tonumber(s:match("VmRSS:%s*(%d+)"))
+  emit(prefix .. ".vmhwm_kb", tonumber(s:match("VmHWM:%s*(%d+)")))
+  emit(prefix .. ".vmrss_kb", tonumber(s:match("VmRSS:%s*(%d+)")))
 end
 
 local function percentile(sorted, p)
@@ -225,9 +228,7 @@ local function run_all(n, nlist, nbulk, nsingle, seed)
     single:create_task{ title = stitles[j], description = DESC }
   end)
 
-  local hwm, rss = proc_status()
-  emit("run.vmhwm_kb", hwm)
-  emit("run.vmrss_kb", rss)
+  emit_memory("run")
   db:close()
 end
 
@@ -238,9 +239,7 @@ function modes.idle()
   local db = connect()
   local alice = db:user(BULK_USER)
   db:ping()
-  local hwm, rss = proc_status()
-  emit("idle.vmhwm_kb", hwm)
-  emit("idle.vmrss_kb", rss)
+  emit_memory("idle")
   assert(alice)
   db:close()
 end
@@ -257,11 +256,9 @@ function modes.each(user, expect)
   end
   local elapsed = now() - s
   assert(n == tonumber(expect), "each_task saw " .. n .. " rows, expected " .. expect)
-  local hwm, rss = proc_status()
+  emit_memory("each")
   emit("each.n", n)
   emit("each.rate", n / elapsed)
-  emit("each.vmhwm_kb", hwm)
-  emit("each.vmrss_kb", rss)
   db:close()
 end
 
@@ -273,11 +270,9 @@ function modes.getall(user, expect)
   local page = h:get_tasks()
   local elapsed = now() - s
   assert(#page == tonumber(expect), "get_tasks returned " .. #page .. " rows, expected " .. expect)
-  local hwm, rss = proc_status()
+  emit_memory("getall")
   emit("getall.n", #page)
   emit("getall.seconds", elapsed)
-  emit("getall.vmhwm_kb", hwm)
-  emit("getall.vmrss_kb", rss)
   page = nil
   db:close()
 end

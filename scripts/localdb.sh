@@ -16,6 +16,8 @@
 set -eu
 
 PROJECT=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd -P)
+# shellcheck source=scripts/pgenv.sh
+. "$PROJECT/scripts/pgenv.sh"
 STATE="$PROJECT/.taskdb"
 DBNAME=taskshell
 SUPERUSER=postgres
@@ -26,62 +28,22 @@ HASH=$(printf '%08x' "$(printf %s "$PROJECT" | cksum | cut -d' ' -f1)")
 die() { echo "localdb: $*" >&2; exit 1; }
 note() { echo "localdb: $*" >&2; }
 
-# --- where the server binaries are -------------------------------------------
-# The version that created an existing cluster wins; else 15 (the project's
-# target); else the newest installed; else whatever is on PATH.
-find_pgbin() {
-    if [ -n "${TASKDB_PGBIN:-}" ]; then
-        echo "$TASKDB_PGBIN"; return
-    fi
-    if [ -f "$DATA/PG_VERSION" ]; then
-        v=$(cat "$DATA/PG_VERSION")
-        if [ -x "/usr/lib/postgresql/$v/bin/pg_ctl" ]; then
-            echo "/usr/lib/postgresql/$v/bin"; return
-        fi
-    fi
-    if [ -x /usr/lib/postgresql/15/bin/pg_ctl ]; then
-        echo /usr/lib/postgresql/15/bin; return
-    fi
-    v=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4 -n | tail -n 1)
-    if [ -n "$v" ] && [ -x "$v/pg_ctl" ]; then
-        echo "$v"; return
-    fi
-    if command -v pg_ctl >/dev/null 2>&1; then
-        dirname "$(command -v pg_ctl)"; return
-    fi
-    die "PostgreSQL server binaries not found (initdb, pg_ctl);" \
-        "run 'sh scripts/deps.sh' as root, or set TASKDB_PGBIN"
-}
-
 # --- who runs the server, and where its files go -----------------------------
 owner_of() { stat -c %U -- "$1"; }
 
-# Run a server-side command (initdb, pg_ctl) as the server's user.  From /,
-# because the invoking user's cwd may be unreadable to `postgres`; without
-# fd 9, or the server would inherit the start lock and hold it forever.
-as_server() {
-    if [ "$ME" -eq 0 ]; then
-        (cd / && runuser -u "$SERVER_USER" -- "$@") 9>&-
-    else
-        "$@" 9>&-
-    fi
-}
+# A server-side command (initdb, pg_ctl) as the server's user; without fd 9,
+# or the server would inherit the start lock and hold it forever.
+as_server() { pgenv_run_as "$SERVER_USER" "$@" 9>&-; }
 
 can_traverse() {   # can SERVER_USER reach directory $1?
-    if [ "$ME" -eq 0 ]; then
-        (cd / && runuser -u "$SERVER_USER" -- test -x "$1") 2>/dev/null
-    else
-        test -x "$1"
-    fi
+    pgenv_run_as "$SERVER_USER" test -x "$1" 2>/dev/null
 }
 
 choose_layout() {
     FALLBACK="/var/tmp/taskshell-$HASH"
     BASE="$STATE"
     if [ "$ME" -eq 0 ]; then
-        getent passwd postgres >/dev/null 2>&1 ||
-            die "running as root, but there is no 'postgres' system user to" \
-                "run the server as; install PostgreSQL: sh scripts/deps.sh"
+        pgenv_need_user postgres || exit 1
         SERVER_USER=postgres
         if [ -f "$STATE/pgdata/PG_VERSION" ]; then
             # A cluster made earlier by an ordinary user stays theirs.
@@ -109,7 +71,7 @@ choose_layout() {
     if [ "$(printf %s "$SOCK/.s.PGSQL.5432" | wc -c)" -ge 100 ]; then
         SOCK="/tmp/taskshell-$ME-$HASH"
     fi
-    PGBIN=$(find_pgbin)
+    PGBIN=$(pgenv_bindir "$DATA") || exit 1
 }
 
 # mkdir that refuses a directory someone else planted in a shared /tmp.
@@ -137,15 +99,6 @@ psql_admin() {   # SQL -> unaligned output, as the superuser on `postgres`
         -d postgres -c "$1"
 }
 
-wait_ready() {
-    i=0
-    while ! "$PGBIN/pg_isready" -q -h "$SOCK" -U "$SUPERUSER" -d postgres; do
-        i=$((i + 1))
-        [ "$i" -lt 100 ] || return 1
-        sleep 0.1
-    done
-}
-
 # Percent-encode a value for a URI query string (paths may hold spaces).
 urlencode() {
     case $1 in
@@ -168,17 +121,10 @@ init_cluster() {
     if [ -d "$DATA" ] && [ -n "$(ls -A "$DATA" 2>/dev/null)" ]; then
         die "$DATA exists but holds no cluster; move it away and retry"
     fi
-    if locale -a 2>/dev/null | grep -Eqi '^c\.utf-?8$'; then
-        locale=C.UTF-8
-    else
-        locale=C   # still UTF8-encoded: limits count characters either way
-    fi
     make_private_dir "$DATA" 700
-    if ! as_server "$PGBIN/initdb" -D "$DATA" -U "$SUPERUSER" -E UTF8 \
-            --locale="$locale" --auth=trust --no-instructions >>"$LOG" 2>&1; then
-        tail -n 20 "$LOG" >&2
+    if ! pgenv_initdb "$SERVER_USER" "$PGBIN" "$DATA" "$LOG" 9>&-; then
         rm -rf -- "$DATA"
-        die "initdb failed (full log: $LOG)"
+        die "could not create the cluster in $DATA"
     fi
     echo "include_if_exists = 'taskshell.conf'" >>"$DATA/postgresql.conf"
     note "created a PostgreSQL $(cat "$DATA/PG_VERSION") cluster in $DATA"
@@ -231,7 +177,7 @@ cmd_start() {
         fi
         note "started PostgreSQL $(cat "$DATA/PG_VERSION") (socket $SOCK, log $LOG)"
     fi
-    wait_ready ||
+    pgenv_wait_ready "$PGBIN" "$SOCK" 5432 10 ||
         die "the server runs but does not answer on $SOCK; try" \
             "'sh scripts/localdb.sh stop' then start (log: $LOG)"
 

@@ -4,6 +4,7 @@
 
 local helper = require("spec.helper")
 local taskdb = require("taskdb")
+local H = require("spec.support.procs")   -- backend inspection
 
 local TASK_METHODS = {
   "create_task", "get_task", "get_tasks", "count_tasks", "update_task",
@@ -45,15 +46,7 @@ local function stable_count_and_list(db, filter)
 end
 
 describe("taskdb API", function()
-  local db
-
-  setup(function()
-    db = helper.fresh_db()
-  end)
-
-  teardown(function()
-    if db then db:close() end
-  end)
+  local db = helper.db_for_block()
 
   describe("the module", function()
     it("has a version string x.y.z", function()
@@ -668,10 +661,6 @@ describe("taskdb API", function()
     it("frees an open handle on garbage collection: no crash, the server backend goes away #direct_only",
       function()
         local app = helper.ident("gc")
-        local function backends()
-          return tonumber(helper.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '"
-            .. app .. "'"))
-        end
         -- opened and dropped in its own frame, so no register still holds it
         local function open_and_drop()
           local c = helper.connect{ application_name = app }
@@ -679,11 +668,11 @@ describe("taskdb API", function()
           c:user("someone"):count_tasks()
         end
         open_and_drop()
-        assert.are.equal(1, backends())
+        assert.are.equal(1, H.backends(app))
         collectgarbage()
         collectgarbage()
-        assert.is_truthy(helper.wait_for(function() return backends() == 0 end, 10),
-          "the backend of the collected handle is still connected")
+        H.wait_for("the backend of the collected handle to go away", 10,
+                   function() return H.backends(app) == 0 end)
         assert.is_true(db:ping())
       end)
 
@@ -712,13 +701,10 @@ describe("taskdb API", function()
       local app = helper.ident("close")
       local c = helper.connect{ application_name = app }
       c:ping()
-      assert.are.equal("1", helper.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '"
-        .. app .. "'"))
+      assert.are.equal(1, H.backends(app))
       c:close()
-      assert.is_truthy(helper.wait_for(function()
-        return helper.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '"
-          .. app .. "'") == "0"
-      end, 10))
+      H.wait_for("the backend of the closed handle to go away", 10,
+                 function() return H.backends(app) == 0 end)
     end)
 
     it("never shows the password in tostring(db) or db:info()", function()
@@ -772,10 +758,9 @@ describe("taskdb API", function()
     end)
 
     it("server errors have kind database, the sqlstate, and tostring shows it #direct_only", function()
-      local dbname = helper.ident("taskdb_notable")
-      helper.psql("CREATE DATABASE " .. dbname)
+      local dbname, url = helper.create_database("taskdb_notable")
       local ok, err = pcall(function()
-        local c <close> = taskdb.connect(helper.direct_url(dbname))
+        local c <close> = taskdb.connect(url)
         -- no tasks table in this database: the server reports undefined_table
         local e = helper.expect_error("database", false, c.get_task, c, 1)
         assert.are.equal("42P01", e.sqlstate)
@@ -784,7 +769,7 @@ describe("taskdb API", function()
         assert.is_truthy(s:find("42P01", 1, true), s)
         assert.is_truthy(s:find("database", 1, true), s)
       end)
-      helper.psql("DROP DATABASE IF EXISTS " .. dbname .. " WITH (FORCE)")
+      helper.drop_database(dbname)
       if not ok then error(err, 0) end
     end)
   end)

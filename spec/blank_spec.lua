@@ -27,15 +27,7 @@ local function c_list()
 end
 
 describe("blank", function()
-  local db
-
-  setup(function()
-    db = helper.fresh_db()
-  end)
-
-  teardown(function()
-    if db then db:close() end
-  end)
+  local db = helper.db_for_block()
 
   it("the letter v is not blank: create_task takes the title v, vv v and the user_id v", function()
     local u = helper.uid("v")

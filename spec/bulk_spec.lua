@@ -7,12 +7,6 @@ local helper = require("spec.helper")
 local taskdb = require("taskdb")
 local H = require("spec.support.procs")   -- clocks, processes, locks, backends
 
-local function ids_of(list)
-  local r = {}
-  for i, t in ipairs(list) do r[i] = t.id end
-  return r
-end
-
 local function collect(iter, s, c, closing)
   local r = {}
   for t in iter, s, c, closing do r[#r + 1] = t end
@@ -30,16 +24,9 @@ end
 local POISON, install_poison, remove_poison = H.poison_trigger("bulk")
 
 describe("create_tasks", function()
-  local db
-  lazy_setup(function()
-    db = helper.connect()
-    db:init_db()
-    install_poison()
-  end)
-  lazy_teardown(function()
-    remove_poison()
-    if db then db:close() end
-  end)
+  local db = helper.db_for_block()
+  lazy_setup(install_poison)
+  lazy_teardown(remove_poison)
 
   it("returns the ids in input order, each row stored as given", function()
     local user = helper.uid("bulk-order")
@@ -287,20 +274,13 @@ end)
 -- ids the rows got from the sequence's value before and after (src/core/bulk.c).
 -- These specs break that proof on purpose: the ids must still be right.
 describe("create_tasks ids", function()
-  local db
+  local db = helper.db_for_block()
   local SEQ = "pg_get_serial_sequence('public.tasks', 'id')"
   -- a row with this title makes its inserting session draw one more id
   local STEAL, install_steal, remove_steal =
     H.title_trigger("bulk", "steal", "PERFORM nextval(" .. SEQ .. ")")
-  lazy_setup(function()
-    db = helper.connect()
-    db:init_db()
-    install_steal()
-  end)
-  lazy_teardown(function()
-    remove_steal()
-    if db then db:close() end
-  end)
+  lazy_setup(install_steal)
+  lazy_teardown(remove_steal)
 
   -- Every returned id holds the row given at that position, as the server stores it.
   local function assert_mapping(user, list, ids)
@@ -420,13 +400,12 @@ describe("create_tasks ids", function()
 end)
 
 describe("each_task", function()
-  local db, user, other
+  local db = helper.db_for_block()
+  local user, other
   -- 2,500 tasks in three batches (created_at ties inside a batch, so the
   -- id tie-break matters), another user's rows in between, every third
   -- one completed.
   lazy_setup(function()
-    db = helper.connect()
-    db:init_db()
     user, other = helper.uid("each"), helper.uid("each-other")
     db:create_tasks(titles_batch(user, 1000, "a "))
     db:create_tasks(titles_batch(other, 300, "o "))
@@ -436,7 +415,6 @@ describe("each_task", function()
     helper.psql("UPDATE public.tasks SET completed = true WHERE user_id = '" .. user ..
                 "' AND id % 3 = 0")
   end)
-  lazy_teardown(function() if db then db:close() end end)
 
   it("yields the same tasks in the same order as get_tasks, for every filter", function()
     local all = db:get_tasks{ user_id = user }
@@ -458,7 +436,7 @@ describe("each_task", function()
     for _, f in ipairs(filters) do
       local expected = db:get_tasks(f)
       local got = collect(db:each_task(f))
-      assert.same(ids_of(expected), ids_of(got))
+      assert.same(helper.ids(expected), helper.ids(got))
     end
     -- whole tasks, not just ids
     assert.same(all, collect(db:each_task{ user_id = user }))
@@ -474,8 +452,8 @@ describe("each_task", function()
 
   it("works on a scoped handle", function()
     local scoped = db:user(user)
-    assert.same(ids_of(scoped:get_tasks{ completed = true }),
-                ids_of(collect(scoped:each_task{ completed = true })))
+    assert.same(helper.ids(scoped:get_tasks{ completed = true }),
+                helper.ids(collect(scoped:each_task{ completed = true })))
     assert.equal(2500, #collect(scoped:each_task()))
   end)
 
@@ -618,12 +596,7 @@ describe("each_task when the connection is lost between pages #direct_only", fun
 end)
 
 describe("keyset pagination", function()
-  local db
-  lazy_setup(function()
-    db = helper.connect()
-    db:init_db()
-  end)
-  lazy_teardown(function() if db then db:close() end end)
+  local db = helper.db_for_block()
 
   it("taskdb.cursor(task), a task table and the returned cursor all work as `after`", function()
     local user = helper.uid("cursor")
@@ -635,20 +608,20 @@ describe("keyset pagination", function()
     assert.is_string(c)
     local want = {}
     for i = 51, 70 do want[#want + 1] = all[i].id end
-    assert.same(want, ids_of(db:get_tasks{ user_id = user, after = c, limit = 20 }))
-    assert.same(want, ids_of(db:get_tasks{ user_id = user, after = all[50], limit = 20 }))
+    assert.same(want, helper.ids(db:get_tasks{ user_id = user, after = c, limit = 20 }))
+    assert.same(want, helper.ids(db:get_tasks{ user_id = user, after = all[50], limit = 20 }))
     -- the cursor returned with a full page is the last row's
     local page, next_c = db:get_tasks{ user_id = user, limit = 50 }
     assert.equal(50, #page)
     assert.equal(taskdb.cursor(page[50]), next_c)
     local page2, c2 = db:get_tasks{ user_id = user, limit = 50, after = next_c }
-    assert.same(ids_of(page2), { table.unpack(ids_of(all), 51, 100) })
+    assert.same(helper.ids(page2), { table.unpack(helper.ids(all), 51, 100) })
     local page3, c3 = db:get_tasks{ user_id = user, limit = 50, after = c2 }
     assert.equal(20, #page3)
     assert.is_nil(c3)    -- a short page is the last
     -- descending
     local down = db:get_tasks{ user_id = user, desc = true, after = taskdb.cursor(all[61]), limit = 3 }
-    assert.same({ all[60].id, all[59].id, all[58].id }, ids_of(down))
+    assert.same({ all[60].id, all[59].id, all[58].id }, helper.ids(down))
   end)
 
   it("pages through 1,000 tasks with no gaps or repeats while another process inserts and deletes", function()

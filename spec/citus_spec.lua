@@ -114,20 +114,7 @@ end
 -- ---------------------------------------------------------------------------
 
 describe("Citus #direct_only", function()
-  local created = {}
-
-  local function new_database()
-    local name = helper.ident("taskdb_citus")
-    helper.psql("CREATE DATABASE " .. name .. " ENCODING 'UTF8' TEMPLATE template0")
-    created[#created + 1] = name
-    return name, helper.url_with_db(helper.direct_url(), name)
-  end
-
-  teardown(function()
-    for _, name in ipairs(created) do
-      pcall(helper.psql, "DROP DATABASE IF EXISTS " .. name .. " WITH (FORCE)")
-    end
-  end)
+  local new_database = helper.databases_for_block("taskdb_citus")
 
   local function catalogue()
     local p = assert(io.popen(helper.shell_quote(helper.build_dir .. "/taskdb-sql")))
@@ -348,34 +335,9 @@ describe("Citus #direct_only", function()
     end)
 
     it("is safe with many callers at once: all succeed and the table is distributed exactly once", function()
-      local dir = helper.tmpdir()
-      finally(function() helper.rmdir(dir) end)
-      local script = dir .. "/init.lua"
-      helper.write_file(script, [[
-        local db = require("taskdb").connect(os.getenv("SPEC_URL"))
-        local go = os.getenv("SPEC_GO")
-        local deadline = os.time() + 20
-        while not io.open(go) do
-          if os.time() > deadline then error("start file never appeared") end
-        end
-        assert(db:init_db() == true)
-        db:close()
-      ]])
       for round = 1, 3 do
         local dbname, url = coordinator()
-        local go = dir .. "/go." .. round
-        local parts = {}
-        for i = 1, 6 do
-          parts[#parts + 1] = string.format("( SPEC_URL=%s SPEC_GO=%s %s %s > %s/out.%d.%d 2>&1; echo $? > %s/rc.%d.%d ) &",
-            helper.shell_quote(url), helper.shell_quote(go), helper.shell_quote(helper.host),
-            helper.shell_quote(script), dir, round, i, dir, round, i)
-        end
-        parts[#parts + 1] = "sleep 0.3; : > " .. helper.shell_quote(go) .. "; wait"
-        os.execute(table.concat(parts, "\n"))
-        for i = 1, 6 do
-          assert.are.equal("0", helper.trim(helper.read_file(string.format("%s/rc.%d.%d", dir, round, i))),
-            helper.read_file(string.format("%s/out.%d.%d", dir, round, i)))
-        end
+        assert.are.same({}, helper.init_db_race(url, 6), "round " .. round)
         assert.are.equal("1", helper.psql("SELECT count(*) FROM public.spec_distribute_calls", { dbname = dbname }))
         assert.are.equal("tasks|user_id", helper.psql("SELECT logicalrelid, partkey FROM pg_dist_partition", { dbname = dbname }))
       end

@@ -187,9 +187,7 @@ describe("concurrent processes", function()
   end)
 
   it("init_db from 6 processes at once on a fresh database: all succeed", function()
-    local dbname = helper.ident("taskdb_conc_init")
-    helper.psql("CREATE DATABASE " .. dbname)
-    local url = helper.url_with_db(H.direct_url(), dbname)
+    local dbname, url = helper.create_database("taskdb_conc_init")
     local INIT = PRELUDE .. [[
       local url, at = ...
       local db = taskdb.connect(url)
@@ -205,7 +203,7 @@ describe("concurrent processes", function()
     local count = ok and helper.psql("SELECT count(*) FROM public.tasks", { dbname = dbname })
     local tables = ok and helper.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'tasks'",
                                       { dbname = dbname })
-    helper.psql("DROP DATABASE " .. dbname .. " WITH (FORCE)")
+    helper.drop_database(dbname)
     assert.is_true(ok, tostring(rs))
     all_ok(rs)
     for i, r in ipairs(rs) do assert.matches("INIT OK", r.out, 1, true, "process " .. i) end

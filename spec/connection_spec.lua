@@ -242,19 +242,14 @@ describe("a statement whose connection dies after it was sent #direct_only", fun
       return (H.readfile(child.out) or ""):find("READY", 1, true) or child.done()
     end)
     assert.is_false(child.done(), "child exited early: " .. (H.readfile(child.err) or ""))
-    if stale then
-      helper.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" ..
-                  app .. "'")
-      H.wait_for("the idle backend to exit", 10, function() return H.backends(app) == 0 end)
-    end
+    if stale then H.terminate(app) end
     H.hold_lock(holder, hold)
     local t_locked = H.now()   -- the lock is released no earlier than ~t_locked + hold
     H.writefile(go, "go")
     H.wait_for("the child's statement to wait on the lock", 10, function()
       return H.waiting_on_lock(app)
     end)
-    local pid = helper.psql("SELECT pid FROM pg_stat_activity WHERE application_name = '" .. app ..
-                       "' AND wait_event_type = 'Lock'")
+    local pid = H.backend_pids{ application_name = app, wait_event_type = "Lock" }[1]
     local t_kill = H.now()
     helper.psql("SELECT pg_terminate_backend(" .. pid .. ")")
     local r = child.wait(30)
@@ -521,8 +516,7 @@ describe("statement_timeout", function()
   end)
 
   local function lock_waiters()
-    return tonumber(helper.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'taskdb_test' " ..
-                           "AND wait_event_type = 'Lock'"))
+    return H.backends{ datname = "taskdb_test", wait_event_type = "Lock" }
   end
 
   it("cancels a blocked read and a blocked write on the server, and the same handle works after", function()
@@ -540,8 +534,7 @@ describe("statement_timeout", function()
     assert.is_true(elapsed >= 0.4 and elapsed < 3, "took " .. elapsed .. " s")
     -- the statement is gone from the server, not left waiting
     H.wait_for("no statement left waiting on the lock", 3, function() return lock_waiters() == 0 end)
-    assert.equal("0", helper.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" ..
-                                  app .. "' AND state = 'active'"))
+    assert.equal(0, H.backends{ application_name = app, state = "active" })
 
     elapsed, ok, e = H.timed(db.create_task, db, { user_id = user, title = "blocked write" })
     assert.is_false(ok)
@@ -615,8 +608,7 @@ describe("a backend that stops answering mid-session #direct_only", function()
     local frozen = H.tmpfile("frozen")
     os.execute("for i in $(seq 1 150); do " ..
       "if [ \"$(" .. H.psql_bin .. " -X -A -t -d " .. H.shq(H.direct_url()) .. " -c " ..
-      H.shq("SELECT count(*) FROM pg_stat_activity WHERE pid = " .. stopped ..
-            " AND wait_event = 'PgSleep'") .. ")\" = 1 ]; then " ..
+      H.shq(H.backends_sql("count(*)", { pid = stopped, wait_event = "PgSleep" })) .. ")\" = 1 ]; then " ..
       "kill -STOP " .. stopped .. "; echo frozen > " .. H.shq(frozen) .. "; exit 0; fi; " ..
       "sleep 0.02; done >/dev/null 2>&1 &")
     local list, desc = {}, string.rep("d", 500)

@@ -14,15 +14,7 @@ local function raised(fn, ...)
 end
 
 describe("error tables", function()
-  local db
-
-  setup(function()
-    db = helper.fresh_db()
-  end)
-
-  teardown(function()
-    if db then db:close() end
-  end)
+  local db = helper.db_for_block()
 
   it("keep a bulk row's position in `row`; tostring shows it, the message does not", function()
     local u = helper.uid("err-row")
@@ -76,16 +68,8 @@ describe("error tables", function()
 end)
 
 describe("taskdb.check_task", function()
-  local db, u
-
-  setup(function()
-    db = helper.fresh_db()
-    u = helper.uid("check")
-  end)
-
-  teardown(function()
-    if db then db:close() end
-  end)
+  local db = helper.db_for_block()
+  local u = helper.uid("check")
 
   it("returns true for a task create_task accepts", function()
     assert.is_true(taskdb.check_task{ user_id = u, title = "fine" })

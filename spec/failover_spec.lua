@@ -104,8 +104,7 @@ end
 
 -- The handle reaches the node: its backend is among that node's sessions.
 local function served_by(node, app)
-  return F.psql(node.name, "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" ..
-                app .. "'") ~= "0"
+  return F.psql(node.name, H.backends_sql("count(*)", app)) ~= "0"
 end
 
 -- The port as a number of its own in msg ("127.0.0.1:5432", "port 5432").

@@ -14,6 +14,7 @@ end
 
 local taskdb = require("taskdb")
 local luassert = require("luassert")
+local system = require("system")   -- luasystem, busted's own dependency: gettime, sleep
 
 local helper = { taskdb = taskdb }
 
@@ -25,11 +26,20 @@ local function shell_quote(s)
 end
 helper.shell_quote = shell_quote
 
-function helper.read_file(path)
-  local f = assert(io.open(path, "rb"))
+local function read_all(f)
   local text = f:read("a")
   f:close()
   return text
+end
+
+function helper.read_file(path)
+  return read_all(assert(io.open(path, "rb")))
+end
+
+-- nil when the file cannot be opened (one a child has not written yet).
+function helper.try_read_file(path)
+  local f = io.open(path, "rb")
+  return f and read_all(f)
 end
 
 function helper.write_file(path, text)
@@ -127,9 +137,10 @@ function helper.url_with_param(url, key, value)
   return url .. " " .. key .. "=" .. value
 end
 
--- A superuser URL that bypasses any pooler (TASKDB_TEST_DIRECT_URL, else
--- the test server's Unix socket), optionally for another database.
-function helper.direct_url(dbname)
+-- A superuser URL of the scratch database that bypasses any pooler
+-- (TASKDB_TEST_DIRECT_URL, else the test server's Unix socket).
+function helper.direct_url(...)
+  assert(select("#", ...) == 0, "direct_url takes no argument: see direct_db_url and direct_app_url")
   local url = getenv("TASKDB_TEST_DIRECT_URL")
   if not url then
     local sock, port = getenv("TASKDB_TEST_SOCKDIR"), getenv("TASKDB_TEST_PGPORT")
@@ -139,7 +150,18 @@ function helper.direct_url(dbname)
       url = helper.url()
     end
   end
-  return dbname and helper.url_with_db(url, dbname) or url
+  return url
+end
+
+-- direct_url, for another database of the test server.
+function helper.direct_db_url(dbname)
+  return helper.url_with_db(helper.direct_url(), dbname)
+end
+
+-- direct_url, its sessions named `app` (application_name), so that
+-- pg_stat_activity tells them apart.
+function helper.direct_app_url(app)
+  return helper.url_with_param(helper.direct_url(), "application_name", app)
 end
 
 -- Connects to the scratch database.  opts: the options of taskdb.connect.
@@ -156,6 +178,17 @@ end
 function helper.fresh_db(opts)
   local db = helper.connect(opts)
   db:init_db()
+  return db
+end
+
+-- A connection for the tests of the describe block this is called in (as
+-- fresh_db: the tasks table made): opened now, while busted runs the block's
+-- body, and closed by a teardown once the block's tests have run.
+--   describe("...", function()
+--     local db = helper.db_for_block()
+function helper.db_for_block(opts)
+  local db = helper.fresh_db(opts)
+  require("busted").teardown(function() db:close() end)
   return db
 end
 
@@ -178,9 +211,9 @@ function helper.psql(sql, opts)
   if getenv("TASKDB_TEST_DIR") and not opts.dbname and not opts.url then
     cmd = string.format("sh %s psql %s 2>%s", shell_quote(helper.pgctl), shell_quote(sql), errfile)
   else
+    local url = opts.url or (opts.dbname and helper.direct_db_url(opts.dbname)) or helper.direct_url()
     cmd = string.format("%s -X -A -t -q -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d %s -c %s 2>%s",
-      shell_quote(psql_binary()), shell_quote(opts.url or helper.direct_url(opts.dbname)),
-      shell_quote(sql), errfile)
+      shell_quote(psql_binary()), shell_quote(url), shell_quote(sql), errfile)
   end
   local p = assert(io.popen(cmd))
   local out = p:read("a")
@@ -198,15 +231,45 @@ function helper.truncate()
   return helper.psql("TRUNCATE public.tasks RESTART IDENTITY")
 end
 
--- Polls pred() until it returns a true value or `timeout` seconds pass.
-function helper.wait_for(pred, timeout)
-  local deadline = os.time() + (timeout or 5)
+-- A new, empty database on the test server (UTF8, from template0), named
+-- after `prefix`.  Returns its name and a direct URL to it: a pooler knows
+-- only the scratch database.
+function helper.create_database(prefix)
+  local name = helper.ident(prefix)
+  helper.psql("CREATE DATABASE " .. name .. " ENCODING 'UTF8' TEMPLATE template0")
+  return name, helper.direct_db_url(name)
+end
+
+function helper.drop_database(name)
+  helper.psql("DROP DATABASE IF EXISTS " .. name .. " WITH (FORCE)")
+end
+
+-- For a describe block: returns a function that makes a database (as
+-- create_database), and the block's teardown drops all it made.
+function helper.databases_for_block(prefix)
+  local made = {}
+  require("busted").teardown(function()
+    for _, name in ipairs(made) do pcall(helper.drop_database, name) end
+  end)
+  return function()
+    local name, url = helper.create_database(prefix)
+    made[#made + 1] = name
+    return name, url
+  end
+end
+
+-- Polls fn() every 20 ms until it returns a true value, and returns that;
+-- raises "<what>: did not happen within <timeout> s" at the deadline.
+function helper.wait_for(what, timeout, fn)
+  assert(type(what) == "string" and type(timeout) == "number" and type(fn) == "function",
+    "usage: helper.wait_for(what, timeout, fn)")
+  local deadline = system.gettime() + timeout
   repeat
-    local v = pred()
+    local v = fn()
     if v then return v end
-    os.execute("sleep 0.1")
-  until os.time() > deadline
-  return pred()
+    system.sleep(0.02)
+  until system.gettime() > deadline
+  error(what .. ": did not happen within " .. timeout .. " s", 2)
 end
 
 -- ---------------------------------------------------------------------------
@@ -266,6 +329,45 @@ end
 function helper.rmdir(dir)
   assert(dir:match("^/tmp/taskdb%-spec%."), "refusing to remove " .. dir)
   os.execute("rm -rf " .. shell_quote(dir))
+end
+
+-- Each process connects, then waits for the start file, so that all race
+-- for init_db together.
+local INIT_DB_RACER = [[
+  local db = require("taskdb").connect(os.getenv("SPEC_URL"))
+  local go = os.getenv("SPEC_GO")
+  local deadline = os.time() + 20
+  while not io.open(go) do
+    if os.time() > deadline then error("start file never appeared") end
+  end
+  assert(db:init_db() == true)
+  db:close()
+]]
+
+-- Runs init_db on `url` from `procs` taskshell processes at once.  Returns
+-- one line per process that failed (its exit status and output): an empty
+-- list when all succeeded.
+function helper.init_db_race(url, procs)
+  local dir = helper.tmpdir()
+  local script, go = dir .. "/init.lua", dir .. "/go"
+  helper.write_file(script, INIT_DB_RACER)
+  local parts = {}
+  for i = 1, procs do
+    parts[#parts + 1] = string.format("( SPEC_URL=%s SPEC_GO=%s %s %s > %s/out.%d 2>&1; echo $? > %s/rc.%d ) &",
+      shell_quote(url), shell_quote(go), shell_quote(helper.host), shell_quote(script), dir, i, dir, i)
+  end
+  parts[#parts + 1] = "sleep 0.3; : > " .. shell_quote(go) .. "; wait"
+  os.execute(table.concat(parts, "\n"))
+  local failures = {}
+  for i = 1, procs do
+    local rc = trim(helper.read_file(string.format("%s/rc.%d", dir, i)))
+    if rc ~= "0" then
+      failures[#failures + 1] = string.format("process %d exit %s: %s", i, rc,
+        helper.read_file(string.format("%s/out.%d", dir, i)))
+    end
+  end
+  helper.rmdir(dir)
+  return failures
 end
 
 -- ---------------------------------------------------------------------------

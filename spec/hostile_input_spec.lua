@@ -60,20 +60,16 @@ local function churn_every_cycle(content, active)
 end
 
 describe("hostile option tables", function()
-  local db, alice, bob
+  local db = helper.db_for_block()
+  local alice, bob
 
   setup(function()
-    db = helper.fresh_db()
     alice = fresh_string("alice-")
     bob = helper.uid("bob")
     local list = {}
     for i = 1, 5 do list[#list + 1] = { user_id = alice, title = "alice " .. i } end
     for i = 1, 5 do list[#list + 1] = { user_id = bob, title = "bob " .. i } end
     db:create_tasks(list)
-  end)
-
-  teardown(function()
-    if db then db:close() end
   end)
 
   -- The `after` table of the attack: its __index drops opts.user_id and
@@ -139,10 +135,10 @@ describe("hostile option tables", function()
 end)
 
 describe("finalizers that run inside a call", function()
-  local db, user, other
+  local db = helper.db_for_block()
+  local user, other
 
   setup(function()
-    db = helper.fresh_db()
     -- Long (not interned) and of one length: a freed copy of `user` can be
     -- taken back by a string holding `other`.
     user = fresh_string("fin-a-")
@@ -152,10 +148,6 @@ describe("finalizers that run inside a call", function()
     for i = 1, 10050 do list[i] = { user_id = user, title = "t" .. i } end
     db:create_tasks(list)
     db:create_tasks{ { user_id = other, title = "not yours" }, { user_id = other, title = "nor this" } }
-  end)
-
-  teardown(function()
-    if db then db:close() end
   end)
 
   it("get_tasks keeps its user_id filter when a finalizer drops it from the options and collects", function()
@@ -280,17 +272,9 @@ describe("finalizers that run inside a call", function()
 end)
 
 describe("handles whose user values were replaced (debug.setuservalue)", function()
-  local db, user
-
-  setup(function()
-    db = helper.fresh_db()
-    user = helper.uid("uv")
-    db:create_task{ user_id = user, title = "mine" }
-  end)
-
-  teardown(function()
-    if db then db:close() end
-  end)
+  local db = helper.db_for_block()
+  local user = helper.uid("uv")
+  setup(function() db:create_task{ user_id = user, title = "mine" } end)
 
   it("a user handle whose connection is not one raises invalid, for every method", function()
     for _, bad in ipairs{ {}, "text", 42, io.stdout, taskdb.null } do
@@ -365,17 +349,9 @@ describe("handles whose user values were replaced (debug.setuservalue)", functio
 end)
 
 describe("get_tasks{ limit = 0 } validates like any limit", function()
-  local db, user
-
-  setup(function()
-    db = helper.fresh_db()
-    user = helper.uid("zero")
-    db:create_task{ user_id = user, title = "one" }
-  end)
-
-  teardown(function()
-    if db then db:close() end
-  end)
+  local db = helper.db_for_block()
+  local user = helper.uid("zero")
+  setup(function() db:create_task{ user_id = user, title = "one" } end)
 
   for _, limit in ipairs{ 0, 1 } do
     for name, bad in pairs{ empty = "", ["not UTF-8"] = "\xff", blank = "   ",
@@ -415,18 +391,13 @@ describe("get_tasks{ limit = 0 } validates like any limit", function()
 end)
 
 describe("pipelines under hostile code", function()
-  local db, user
+  local db = helper.db_for_block()
+  local user = helper.uid("pl-hostile")
 
   setup(function()
-    db = helper.fresh_db()
-    user = helper.uid("pl-hostile")
     local list = {}
     for i = 1, 60 do list[i] = { user_id = user, title = "t" .. i } end
     db:create_tasks(list)
-  end)
-
-  teardown(function()
-    if db then db:close() end
   end)
 
   it("a pipeline whose handle was replaced raises invalid and sends nothing", function()

@@ -17,15 +17,16 @@ local function is_root()
   return helper.trim(out) == "0"
 end
 
--- A project copy holding what the spec runs: localdb.sh, and taskshell with
--- the lua/ modules beside it.  The checkout itself may be out of another
+-- A project copy holding what the spec runs: localdb.sh and the pgenv.sh it
+-- sources, and taskshell with the lua/ modules beside it.  The checkout itself may be out of another
 -- user's reach (a clone under /root, mode 0700), so nothing is run from it.
 local function project_copy(owner)
   local dir = helper.tmpdir()
   local p = dir .. "/p"
   local q = helper.shell_quote
   assert(sh("mkdir -p " .. q(p .. "/scripts") .. " " .. q(p .. "/build") ..
-            " && cp " .. q(helper.project_dir .. "/scripts/localdb.sh") .. " " .. q(p .. "/scripts/") ..
+            " && cp " .. q(helper.project_dir .. "/scripts/localdb.sh") .. " " ..
+            q(helper.project_dir .. "/scripts/pgenv.sh") .. " " .. q(p .. "/scripts/") ..
             " && cp " .. q(helper.host) .. " " .. q(p .. "/build/taskshell") ..
             " && cp -R " .. q(helper.project_dir .. "/lua") .. " " .. q(p .. "/lua") ..
             " && chmod -R a+rX " .. q(p) .. " && chmod 755 " .. q(dir)) == 0)

@@ -52,13 +52,11 @@ describe("a mismatched table used without init_db #direct_only", function()
   local dbname, url
 
   setup(function()
-    dbname = helper.ident("taskdb_mismatch")
-    helper.psql("CREATE DATABASE " .. dbname .. " ENCODING 'UTF8' TEMPLATE template0")
-    url = helper.url_with_db(helper.url(), dbname)
+    dbname, url = helper.create_database("taskdb_mismatch")
   end)
 
   teardown(function()
-    pcall(helper.psql, "DROP DATABASE IF EXISTS " .. dbname .. " WITH (FORCE)")
+    pcall(helper.drop_database, dbname)
   end)
 
   local function sql(text)

@@ -20,10 +20,8 @@ local function titles(user)
 end
 
 describe("db:pipeline", function()
-  local db
+  local db = helper.db_for_block()
   lazy_setup(function()
-    db = helper.connect()
-    db:init_db()
     install_poison()
     install_kill()
     install_slow()
@@ -32,7 +30,6 @@ describe("db:pipeline", function()
     remove_poison()
     remove_kill()
     remove_slow()
-    if db then db:close() end
   end)
 
   it("runs every call kind and returns each outcome in order", function()

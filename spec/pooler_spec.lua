@@ -4,6 +4,7 @@
 -- a server connection makes the handle fall back to unnamed statements.
 local taskdb = require("taskdb")
 local helper = require("spec.helper")
+local H = require("spec.support.procs")   -- backend inspection, pgctl.sh
 
 local bouncer = os.getenv("TASKDB_TEST_BOUNCER_URL")
 
@@ -35,15 +36,13 @@ describe("prepare = true through PgBouncer (transaction mode, one server connect
     local t = db:create_task{ user_id = u, title = "survives" }
     assert.equal("survives", db:get_task(t.id).title)
     assert.is_true(db:info().prepared)
-    helper.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity " ..
-                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+    H.pgctl("terminate-all")
     -- The pooler opens a new server connection: the named statement is gone there.
     -- Give the pooler a moment to notice its server connection died.
-    helper.wait_for(function()
-      return helper.trim(helper.psql("SELECT count(*) FROM pg_stat_activity " ..
-        "WHERE datname = current_database() AND application_name NOT LIKE 'psql%' " ..
-        "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")) == "0"
-    end, 5)
+    H.wait_for("the pooler's server connection to go away", 5, function()
+      return H.backends{ where = "datname = current_database() AND backend_type = 'client backend' " ..
+                                 "AND application_name NOT LIKE 'psql%'" } == 0
+    end)
     -- One call, no retry by the test: the library recovers by itself.
     assert.equal("survives", db:get_task(t.id).title)
     assert.equal(t.id, db:toggle_complete(t.id).id)
@@ -51,3 +50,5 @@ describe("prepare = true through PgBouncer (transaction mode, one server connect
     db:close()
   end)
 end)
+
+teardown(H.cleanup)

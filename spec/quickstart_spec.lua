@@ -4,47 +4,19 @@
 -- TASKDB_BUILD names the build directory (default "build").
 
 local taskdb = require("taskdb")
+local helper = require("spec.helper")
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
-local function read_all(path)
-  local file = assert(io.open(path, "rb"))
-  local text = file:read("a")
-  file:close()
-  return text
-end
-
-local function command_output(cmd)
-  local pipe = assert(io.popen(cmd))
-  local out = pipe:read("a")
-  pipe:close()
-  return (out:gsub("\n$", ""))
-end
-
-local project = command_output("pwd")
-local build = os.getenv("TASKDB_BUILD") or "build"
-if build:sub(1, 1) ~= "/" then build = project .. "/" .. build end
-local HOST = build .. "/taskshell"
-local SCRIPT = project .. "/scripts/quickstart.lua"
-
-local function test_url()
-  local url = os.getenv("TASKDB_TEST_URL")
-  if url == nil or url == "" then
-    error("TASKDB_TEST_URL is not set: run the specs through spec/run.sh (make test)", 2)
-  end
-  return url
-end
+local SCRIPT = helper.project_dir .. "/scripts/quickstart.lua"
 
 -- Runs the quickstart with DATABASE_URL = url; returns
 -- { out =, err =, code =, lines = { ... } }.
 local function quickstart(url)
   local out, err = os.tmpname(), os.tmpname()
+  local q = helper.shell_quote
   local cmd = string.format("cd %s && env DATABASE_URL=%s %s %s < /dev/null > %s 2> %s",
-    shell_quote(project), shell_quote(url), shell_quote(HOST), shell_quote(SCRIPT), out, err)
+    q(helper.project_dir), q(url), q(helper.host), q(SCRIPT), out, err)
   local _, _, code = os.execute(cmd)
-  local result = { out = read_all(out), err = read_all(err), code = code, lines = {} }
+  local result = { out = helper.read_file(out), err = helper.read_file(err), code = code, lines = {} }
   os.remove(out)
   os.remove(err)
   for line in result.out:gmatch("[^\n]+") do result.lines[#result.lines + 1] = line end
@@ -88,7 +60,7 @@ end
 
 describe("scripts/quickstart.lua", function()
   it("passes twice in a row, and the second run finds the first run's demo tasks", function()
-    local url = test_url()
+    local url = helper.url()
     local first = expect_all_pass(quickstart(url))
     local first_ids = demo_ids(first["SC-001"])
     assert.are.equal(2, #first_ids, first["SC-001"])
@@ -102,7 +74,7 @@ describe("scripts/quickstart.lua", function()
   end)
 
   it("leaves only the demo tasks behind", function()
-    local url = test_url()
+    local url = helper.url()
     expect_all_pass(quickstart(url))
     local db <close> = taskdb.connect(url)
     local leftovers = 0

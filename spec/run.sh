@@ -94,14 +94,22 @@ if [ "${TASKDB_VALGRIND:-0}" = 1 ]; then
 fi
 
 # --- the environment -------------------------------------------------------------
+# Runs a start command, its output to `log`; if it fails, shows the log and
+# ends the run with one failure.
+start_or_finish() {   # what log command [argument...]
+    what=$1 log=$2
+    shift 2
+    if ! "$@" >"$log" 2>&1; then
+        cat "$log"
+        say "could not start $what"
+        FAILED=$((FAILED + 1))
+        finish
+    fi
+}
+
 say "== test environment"
 t0=$(date +%s)
-if ! testenv_start >"$LOGDIR/testenv.log" 2>&1; then
-    cat "$LOGDIR/testenv.log"
-    say "could not start the test environment"
-    FAILED=$((FAILED + 1))
-    finish
-fi
+start_or_finish "the test environment" "$LOGDIR/testenv.log" testenv_start
 cat "$LOGDIR/testenv.log"
 say "PostgreSQL $(cat "$TASKDB_TEST_PGDATA/PG_VERSION") on $TASKDB_TEST_SOCKDIR" \
     "and 127.0.0.1:$TASKDB_TEST_PGPORT (TLS), PgBouncer on" \
@@ -110,12 +118,7 @@ say "PostgreSQL $(cat "$TASKDB_TEST_PGDATA/PG_VERSION") on $TASKDB_TEST_SOCKDIR"
 # The pg_auto_failover formation costs seconds to start: only when a spec uses it.
 if formation_wanted "$SPECS"; then
     t0=$(date +%s)
-    if ! formation_start >"$LOGDIR/formation.log" 2>&1; then
-        cat "$LOGDIR/formation.log"
-        say "could not start the pg_auto_failover formation"
-        FAILED=$((FAILED + 1))
-        finish
-    fi
+    start_or_finish "the pg_auto_failover formation" "$LOGDIR/formation.log" formation_start
     say "pg_auto_failover formation: monitor on" \
         "127.0.0.1:$TASKDB_TEST_FORMATION_MONITOR_PORT, nodes on" \
         "127.0.0.1:$TASKDB_TEST_FORMATION_NODE1_PORT and" \

@@ -7,19 +7,6 @@
 local helper = require("spec.helper")
 local taskdb = require("taskdb")
 
-local created_databases = {}
-
-local function create_database()
-  local name = helper.ident("taskdb_schema")
-  helper.psql("CREATE DATABASE " .. name .. " ENCODING 'UTF8' TEMPLATE template0")
-  created_databases[#created_databases + 1] = name
-  return name
-end
-
-local function drop_database(name)
-  helper.psql("DROP DATABASE IF EXISTS " .. name .. " WITH (FORCE)")
-end
-
 local function url_of(dbname)
   return helper.url_with_db(helper.url(), dbname)
 end
@@ -65,11 +52,7 @@ local function sqlstate_of(dbname, sql)
 end
 
 describe("schema #direct_only", function()
-  teardown(function()
-    for _, name in ipairs(created_databases) do
-      pcall(drop_database, name)
-    end
-  end)
+  local create_database = helper.databases_for_block("taskdb_schema")
 
   describe("init_db on the scratch database", function()
     it("returns true and can run again and again", function()
@@ -700,49 +683,18 @@ describe("schema #direct_only", function()
   describe("init_db from many processes at once", function()
     local ROUNDS, PROCS = 20, 8
 
-    -- Each process connects, waits for the start file, then runs init_db,
-    -- so that all eight race for the empty database together.
-    local SCRIPT = [[
-      local db = require("taskdb").connect(os.getenv("SCHEMA_URL"))
-      local go = os.getenv("SCHEMA_GO")
-      local deadline = os.time() + 20
-      while not io.open(go) do
-        if os.time() > deadline then error("start file never appeared") end
-      end
-      assert(db:init_db() == true)
-      db:close()
-    ]]
-
     it("all succeed on an empty fresh database, " .. ROUNDS .. " times over", function()
-      local dir = helper.tmpdir()
-      finally(function() helper.rmdir(dir) end)
-      local script = dir .. "/init.lua"
-      helper.write_file(script, SCRIPT)
       local failures = {}
       for round = 1, ROUNDS do
         local dbname = create_database()
-        local go = dir .. "/go." .. round
-        local parts = {}
-        for i = 1, PROCS do
-          parts[#parts + 1] = string.format(
-            "( SCHEMA_URL=%s SCHEMA_GO=%s %s %s > %s/out.%d.%d 2>&1; echo $? > %s/rc.%d.%d ) &",
-            helper.shell_quote(url_of(dbname)), helper.shell_quote(go),
-            helper.shell_quote(helper.host), helper.shell_quote(script), dir, round, i, dir, round, i)
-        end
-        parts[#parts + 1] = "sleep 0.3; : > " .. helper.shell_quote(go) .. "; wait"
-        os.execute(table.concat(parts, "\n"))
-        for i = 1, PROCS do
-          local rc = helper.trim(helper.read_file(string.format("%s/rc.%d.%d", dir, round, i)))
-          if rc ~= "0" then
-            failures[#failures + 1] = string.format("round %d process %d exit %s: %s", round, i, rc,
-              helper.read_file(string.format("%s/out.%d.%d", dir, round, i)))
-          end
+        for _, failure in ipairs(helper.init_db_race(url_of(dbname), PROCS)) do
+          failures[#failures + 1] = "round " .. round .. " " .. failure
         end
         local idx = ";" .. index_columns(dbname) .. ";"
         if not (idx:find(";user_id,created_at,id;", 1, true) and idx:find(";created_at,id;", 1, true)) then
           failures[#failures + 1] = string.format("round %d: indexes are %s", round, idx)
         end
-        drop_database(dbname)
+        helper.drop_database(dbname)
       end
       assert.are.same({}, failures)
     end)

@@ -97,7 +97,7 @@ end
 local function create_database()
   local name = helper.ident("scripts")
   admin("CREATE DATABASE " .. name)
-  return name, helper.direct_url(name)
+  return name, helper.direct_db_url(name)
 end
 
 local function drop_database(name)

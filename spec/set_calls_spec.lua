@@ -35,9 +35,7 @@ local function same_rows(before, after)
 end
 
 describe("update_tasks", function()
-  local db
-  lazy_setup(function() db = helper.fresh_db() end)
-  lazy_teardown(function() if db then db:close() end end)
+  local db = helper.db_for_block()
 
   it("by user_id: changes every task of that user and no other's, and says how many", function()
     local u, other = helper.uid("set-user"), helper.uid("set-user-other")
@@ -246,9 +244,7 @@ describe("update_tasks", function()
 end)
 
 describe("delete_tasks", function()
-  local db
-  lazy_setup(function() db = helper.fresh_db() end)
-  lazy_teardown(function() if db then db:close() end end)
+  local db = helper.db_for_block()
 
   it("by user_id and completed: deletes those and says how many", function()
     local u, other = helper.uid("del-user"), helper.uid("del-other")
@@ -304,9 +300,7 @@ describe("delete_tasks", function()
 end)
 
 describe("set-based calls on a scoped handle", function()
-  local db
-  lazy_setup(function() db = helper.fresh_db() end)
-  lazy_teardown(function() if db then db:close() end end)
+  local db = helper.db_for_block()
 
   it("never touch another user's rows, even by id", function()
     local a, b = helper.uid("scope-a"), helper.uid("scope-b")
@@ -349,14 +343,13 @@ describe("set-based calls on a scoped handle", function()
 end)
 
 describe("set-based calls refuse bad input before sending anything", function()
-  local db, u, before
+  local db = helper.db_for_block()
+  local u, before
   lazy_setup(function()
-    db = helper.fresh_db()
     u = helper.uid("set-invalid")
     seed(db, u, 3)
     before = by_id(db, u)
   end)
-  lazy_teardown(function() if db then db:close() end end)
 
   local function unchanged() same_rows(before, by_id(db, u)) end
 
@@ -458,9 +451,7 @@ describe("set-based calls refuse bad input before sending anything", function()
 end)
 
 describe("set-based calls beside a concurrent writer", function()
-  local db
-  lazy_setup(function() db = helper.fresh_db() end)
-  lazy_teardown(function() if db then db:close() end end)
+  local db = helper.db_for_block()
 
   -- Another session, in one transaction, inserts an open task and completes
   -- one of ours, then sleeps before committing.  update_tasks waits for that
@@ -471,14 +462,9 @@ describe("set-based calls beside a concurrent writer", function()
     local ts = seed(db, u, 10)   -- 5 open (even i)
     local app = helper.ident("set_conc")
     local victim = ts[2].id
-    os.execute("timeout -k 2 30 " .. H.psql_bin .. " -X -q -d " .. H.shq(H.direct_url(app)) ..
-      " -c " .. H.shq("BEGIN; UPDATE public.tasks SET completed = true, title = 'by the other' " ..
-        "WHERE id = " .. victim .. "; INSERT INTO public.tasks (user_id, title) VALUES ('" .. u ..
-        "', 'inserted meanwhile'); SELECT pg_sleep(1.5); COMMIT;") .. " >/dev/null 2>&1 &")
-    H.wait_for("the other session holds the row", 10, function()
-      return helper.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" ..
-                         app .. "' AND wait_event = 'PgSleep'") == "1"
-    end)
+    H.hold(app, "UPDATE public.tasks SET completed = true, title = 'by the other' WHERE id = " ..
+      victim .. "; INSERT INTO public.tasks (user_id, title) VALUES ('" .. u .. "', 'inserted meanwhile')",
+      1.5)
     local elapsed, ok, n = H.timed(db.update_tasks, db, { user_id = u, completed = false },
       { completed = true, description = "mine" })
     assert(ok, n)
@@ -554,7 +540,7 @@ describe("a set-based write whose connection is lost mid-statement #direct_only"
       print(ok and "OK" or ("ERR " .. e.kind .. " " .. e.message))
       print("AFTER " .. db:count_tasks{ user_id = user })
     ]]
-    local c = H.spawn(CHILD, { H.direct_url(app), u }, nil, 60)
+    local c = H.spawn(CHILD, { H.direct_app_url(app), u }, nil, 60)
     H.wait_for("the update to wait on the lock", 10, function() return H.waiting_on_lock(app) end)
     H.terminate(app)
     H.terminate(lock_app)

@@ -48,20 +48,7 @@ local function same(lua_task, model_task)
 end
 
 describe("the table shared with the SQLModel model #direct_only", function()
-  local created = {}
-
-  local function new_database()
-    local name = helper.ident("taskdb_shared")
-    helper.psql("CREATE DATABASE " .. name .. " ENCODING 'UTF8' TEMPLATE template0")
-    created[#created + 1] = name
-    return name, helper.url_with_db(helper.direct_url(), name)
-  end
-
-  teardown(function()
-    for _, name in ipairs(created) do
-      pcall(helper.psql, "DROP DATABASE IF EXISTS " .. name .. " WITH (FORCE)")
-    end
-  end)
+  local new_database = helper.databases_for_block("taskdb_shared")
 
   -- Everything about the table that a difference in the model would change.
   local function catalogue(dbname)

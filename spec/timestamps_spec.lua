@@ -71,10 +71,10 @@ local function reversed(list)
 end
 
 describe("timestamps outside years 1-9999", function()
-  local db, user, ids
+  local db = helper.db_for_block()
+  local user, ids
 
   setup(function()
-    db = helper.fresh_db()
     user = helper.uid(PREFIX .. "list")
     ids = {}
     -- inserted out of order: the listing order is the server's, not the ids'
@@ -84,7 +84,6 @@ describe("timestamps outside years 1-9999", function()
   end)
 
   teardown(function()
-    if db then db:close() end
     helper.psql("DELETE FROM public.tasks WHERE user_id LIKE '" .. PREFIX .. "%'")
   end)
 
@@ -222,14 +221,9 @@ describe("timestamps outside years 1-9999", function()
 end)
 
 describe("many rows at one instant outside years 1-9999", function()
-  local db
-
-  setup(function()
-    db = helper.fresh_db()
-  end)
+  local db = helper.db_for_block()
 
   teardown(function()
-    if db then db:close() end
     helper.psql("DELETE FROM public.tasks WHERE user_id LIKE '" .. PREFIX .. "%'")
   end)
 

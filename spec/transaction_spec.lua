@@ -19,16 +19,9 @@ local function titles(user)
 end
 
 describe("db:transaction", function()
-  local db
-  lazy_setup(function()
-    db = helper.connect()
-    db:init_db()
-    install_poison()
-  end)
-  lazy_teardown(function()
-    remove_poison()
-    if db then db:close() end
-  end)
+  local db = helper.db_for_block()
+  lazy_setup(install_poison)
+  lazy_teardown(remove_poison)
 
   it("commits when the function returns, and returns all its results", function()
     local user = helper.uid("txn-commit")

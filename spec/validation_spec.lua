@@ -30,15 +30,7 @@ local function spairs(t)
 end
 
 describe("validation", function()
-  local db
-
-  setup(function()
-    db = helper.fresh_db()
-  end)
-
-  teardown(function()
-    if db then db:close() end
-  end)
+  local db = helper.db_for_block()
 
   -- Asserts that nothing was written under `user` or with title `marker`.
   local function assert_nothing_written(user, marker)

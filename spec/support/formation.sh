@@ -1,8 +1,9 @@
 # spec/support/formation.sh -- a real pg_auto_failover formation for the specs.
 #
 # Sourced (POSIX sh) after spec/support/testenv.sh, once testenv_start has
-# run: it lives in $TASKDB_TEST_DIR/fm and uses testenv's helpers (running as
-# `postgres` under root, free ports, liveness).  Defines functions only.
+# run: it lives in $TASKDB_TEST_DIR/fm and uses testenv's helpers (free
+# ports, liveness) and scripts/pgenv.sh (running as `postgres` under root).
+# Defines functions only.
 #
 #   formation_wanted SPECS  true when a spec under SPECS uses the formation
 #   formation_start         start it; returns once node1 is primary and node2
@@ -34,7 +35,7 @@
 # two runs never see each other.  PGHOST must be the sockets' directory: the
 # keepers reach their own Postgres through it.
 _fm_run() {
-    _te_as_pg env \
+    pgenv_run_as postgres env \
         XDG_CONFIG_HOME="$TASKDB_TEST_FORMATION_DIR/xdg/config" \
         XDG_DATA_HOME="$TASKDB_TEST_FORMATION_DIR/xdg/data" \
         XDG_RUNTIME_DIR="$TASKDB_TEST_FORMATION_DIR/xdg/run" \
@@ -185,16 +186,12 @@ _fm_wait_down() {   # node seconds
 # first), so they win.
 _fm_initdb() {   # node [extra postgresql.conf lines]
     _fm_d=$(_fm_pgdata "$1")
-    _te_as_pg "$TASKDB_TEST_PGBIN/initdb" -D "$_fm_d" -U postgres -E UTF8 \
-        --locale="$_te_locale" --auth=trust -N --no-instructions \
-        >"$TASKDB_TEST_FORMATION_DIR/$1.initdb.log" 2>&1 || {
-        cat "$TASKDB_TEST_FORMATION_DIR/$1.initdb.log" >&2
-        _te_err "formation: initdb of $1 failed"
-        return 1
-    }
+    pgenv_initdb postgres "$TASKDB_TEST_PGBIN" "$_fm_d" \
+        "$TASKDB_TEST_FORMATION_DIR/$1.initdb.log" -N ||
+        { _te_err "formation: initdb of $1 failed"; return 1; }
     # fsync off: a killed process loses nothing the kernel already holds,
     # and the machine is shared.
-    _te_as_pg sh -c "cat >>'$_fm_d/postgresql.conf'" <<EOF || return 1
+    pgenv_run_as postgres sh -c "cat >>'$_fm_d/postgresql.conf'" <<EOF || return 1
 
 # taskshell test formation
 listen_addresses = '127.0.0.1'
@@ -228,7 +225,6 @@ formation_start() {
     : >"$TASKDB_TEST_FORMATION_DIR/sessions"
     : >"$TASKDB_TEST_FORMATION_DIR/semaphores"
     [ "$(id -u)" -ne 0 ] || chown -R postgres: "$TASKDB_TEST_FORMATION_DIR"
-    if locale -a 2>/dev/null | grep -Eqi '^c\.utf-?8$'; then _te_locale=C.UTF-8; else _te_locale=C; fi
 
     # Three distinct ports; pg_autoctl gives no second chance at a taken one.
     _fm_taken=" ${TASKDB_TEST_PGPORT:-} ${TASKDB_TEST_BOUNCER_PORT:-} ${TASKDB_TEST_HANG_PORT:-} "

@@ -26,7 +26,8 @@ if [ -z "${TASKDB_TEST_DIR:-}" ] || [ -z "${TASKDB_TEST_PGDATA:-}" ]; then
     echo "pgctl: no test environment (TASKDB_TEST_* unset); run via spec/run.sh" >&2
     exit 2
 fi
-. "$(dirname -- "$0")/testenv.sh"
+TASKDB_PROJECT_DIR=${TASKDB_PROJECT_DIR:-$(CDPATH='' cd -- "$(dirname -- "$0")/../.." && pwd -P)}
+. "$TASKDB_PROJECT_DIR/spec/support/testenv.sh"
 
 LOG="$TASKDB_TEST_DIR/pg.log"
 

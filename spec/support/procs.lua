@@ -17,14 +17,11 @@ local system = require("system")   -- luasystem, busted's own dependency: gettim
 
 local H = {}
 H.shq = helper.shell_quote
-H.readfile = function(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+H.readfile = helper.try_read_file
 H.writefile = helper.write_file
+H.wait_for = helper.wait_for
+H.direct_url = helper.direct_url
+H.direct_app_url = helper.direct_app_url
 H.pgctl_script = os.getenv("TASKDB_TEST_PGCTL") or helper.pgctl
 local pgbin = os.getenv("TASKDB_TEST_PGBIN")
 H.psql_bin = (pgbin and pgbin ~= "") and (pgbin .. "/psql") or "psql"
@@ -36,14 +33,6 @@ function H.env(name)
   local v = os.getenv(name)
   assert(v and v ~= "", name .. " is not set: run the specs through spec/run.sh")
   return v
-end
-
--- A superuser URL straight to the server's socket (never through the pooler).
-function H.direct_url(app)
-  local u = os.getenv("TASKDB_TEST_DIRECT_URL")
-  if not u or u == "" then u = helper.direct_url() end
-  if app then u = u .. (u:find("?", 1, true) and "&" or "?") .. "application_name=" .. app end
-  return u
 end
 
 local tmpdir, counter = nil, 0
@@ -75,20 +64,9 @@ function H.pgctl(cmd)
   assert(ok, "pgctl.sh " .. cmd .. " failed: " .. out .. err)
 end
 
--- Polls fn() every 20 ms until it returns a true value; raises at the deadline.
-function H.wait_for(what, timeout, fn)
-  local deadline = H.now() + timeout
-  repeat
-    local v = fn()
-    if v then return v end
-    H.sleep(0.02)
-  until H.now() > deadline
-  error(what .. ": did not happen within " .. timeout .. " s", 2)
-end
-
 function H.server_up()
   return (H.sh("timeout -k 2 10 " .. H.psql_bin .. " -X -q -At -d " ..
-               H.shq(H.direct_url("taskdb-spec-probe")) .. " -c 'select 1' >/dev/null"))
+               H.shq(H.direct_app_url("taskdb-spec-probe")) .. " -c 'select 1' >/dev/null"))
 end
 
 -- After a test that stops the server: make sure it is up again.
@@ -160,48 +138,79 @@ function H.run_parallel(jobs)
   return rs
 end
 
+-- Backends of the test server, as pg_stat_activity shows them (the
+-- inspecting session itself never counts).  `who` picks them: a string is an
+-- application_name; a table holds columns and their values
+-- ({ application_name = app, wait_event_type = "Lock" }, { pid = n }) and
+-- maybe `where`, a condition of another shape, in SQL.
+local function backends_where(who)
+  if type(who) == "string" then who = { application_name = who } end
+  local conds, keys = { "pid <> pg_backend_pid()" }, {}
+  for k in pairs(who) do
+    if k ~= "where" then keys[#keys + 1] = k end
+  end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local v = who[k]
+    conds[#conds + 1] = k .. " = " ..
+      (math.type(v) and tostring(v) or ("'" .. tostring(v):gsub("'", "''") .. "'"))
+  end
+  if who.where then conds[#conds + 1] = "(" .. who.where .. ")" end
+  return table.concat(conds, " AND ")
+end
+
+-- The SQL that selects `what` from the backends `who` (for a psql of its own).
+function H.backends_sql(what, who)
+  return "SELECT " .. what .. " FROM pg_stat_activity WHERE " .. backends_where(who)
+end
+
+-- How many backends `who` names.
+function H.backends(who)
+  return tonumber(helper.psql(H.backends_sql("count(*)", who)))
+end
+
+-- Their pids, in order.
+function H.backend_pids(who)
+  local pids = {}
+  for pid in helper.psql(H.backends_sql("pid", who) .. " ORDER BY pid"):gmatch("%d+") do
+    pids[#pids + 1] = tonumber(pid)
+  end
+  return pids
+end
+
+-- Ends the backends `who` names and waits until they are gone.
+function H.terminate(who)
+  helper.psql(H.backends_sql("count(pg_terminate_backend(pid))", who))
+  H.wait_for("backends " .. backends_where(who) .. " to exit", 10,
+             function() return H.backends(who) == 0 end)
+end
+
+function H.waiting_on_lock(app)
+  return H.backends{ application_name = app, wait_event_type = "Lock" } > 0
+end
+
+-- A background psql session (application_name `app`) that runs `sql` in a
+-- transaction, then sleeps `seconds` before it commits: what `sql` locked
+-- stays locked meanwhile.  Returns once it sleeps.
+function H.hold(app, sql, seconds)
+  os.execute("timeout -k 2 " .. math.ceil(seconds + 20) .. " " .. H.psql_bin ..
+    " -X -q -d " .. H.shq(H.direct_app_url(app)) .. " -c " ..
+    H.shq("BEGIN; " .. sql .. "; SELECT pg_sleep(" .. seconds .. "); COMMIT;") .. " >/dev/null 2>&1 &")
+  H.wait_for(app .. " to hold its locks", 10, function()
+    return H.backends{ application_name = app, wait_event = "PgSleep" } == 1
+  end)
+end
+
 -- A psql session (application_name `app`) that takes ACCESS EXCLUSIVE on
 -- public.tasks and holds it for `seconds`; returns once the lock is granted.
 function H.hold_lock(app, seconds)
-  os.execute("timeout -k 2 " .. math.ceil(seconds + 20) .. " " .. H.psql_bin ..
-    " -X -q -d " .. H.shq(H.direct_url(app)) .. " -c " ..
-    H.shq("BEGIN; LOCK TABLE public.tasks IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(" ..
-          seconds .. "); COMMIT;") .. " >/dev/null 2>&1 &")
-  H.wait_for("lock on public.tasks held by " .. app, 10, function()
-    return helper.psql("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) " ..
-      "WHERE a.application_name = '" .. app .. "' AND l.relation = 'public.tasks'::regclass " ..
-      "AND l.mode = 'AccessExclusiveLock' AND l.granted") == "1"
-  end)
+  H.hold(app, "LOCK TABLE public.tasks IN ACCESS EXCLUSIVE MODE", seconds)
 end
 
 -- A psql session (application_name `app`) that locks one row of
 -- public.tasks FOR UPDATE and holds it for `seconds`; returns once it holds it.
 function H.hold_row_lock(app, id, seconds)
-  os.execute("timeout -k 2 " .. math.ceil(seconds + 20) .. " " .. H.psql_bin ..
-    " -X -q -d " .. H.shq(H.direct_url(app)) .. " -c " ..
-    H.shq("BEGIN; SELECT id FROM public.tasks WHERE id = " .. id .. " FOR UPDATE; " ..
-          "SELECT pg_sleep(" .. seconds .. "); COMMIT;") .. " >/dev/null 2>&1 &")
-  H.wait_for("row lock held by " .. app, 10, function()
-    return helper.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" ..
-                       app .. "' AND wait_event = 'PgSleep'") == "1"
-  end)
-end
-
-function H.backends(app)
-  return tonumber(helper.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" ..
-                              app .. "'"))
-end
-
--- Ends every backend with this application_name and waits until they are gone.
-function H.terminate(app)
-  helper.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity " ..
-              "WHERE application_name = '" .. app .. "' AND pid <> pg_backend_pid()")
-  H.wait_for("backends of " .. app .. " to exit", 10, function() return H.backends(app) == 0 end)
-end
-
-function H.waiting_on_lock(app)
-  return helper.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" .. app ..
-                     "' AND wait_event_type = 'Lock'") ~= "0"
+  H.hold(app, "SELECT id FROM public.tasks WHERE id = " .. id .. " FOR UPDATE", seconds)
 end
 
 -- Rows of a user, counted by the server itself.

@@ -24,35 +24,15 @@
 # Inputs: TASKDB_PROJECT_DIR (default: cwd), TASKDB_BUILD (default: build;
 # hangd is $TASKDB_BUILD/hangd, compiled here if absent), TASKDB_PGBIN.
 
+# shellcheck source=scripts/pgenv.sh
+. "${TASKDB_PROJECT_DIR:-$(pwd -P)}/scripts/pgenv.sh"
+
 TASKDB_TEST_USER=taskdb_pw
 TASKDB_TEST_PASSWORD=pw-Secr3t-value
 TASKDB_TEST_DB=taskdb_test
 
 # --- small helpers -------------------------------------------------------------
 _te_err() { echo "testenv: $*" >&2; }
-
-# Server-side commands run as postgres under root, from / (root's cwd may be
-# unreadable to postgres).  TASKDB_TEST_RUN_AS names the same thing for specs.
-_te_as_pg() {
-    if [ "$(id -u)" -eq 0 ]; then
-        (cd / && runuser -u postgres -- "$@")
-    else
-        "$@"
-    fi
-}
-
-_te_pgbin() {
-    if [ -n "${TASKDB_PGBIN:-}" ]; then
-        echo "$TASKDB_PGBIN"
-    elif [ -x /usr/lib/postgresql/15/bin/pg_ctl ]; then
-        echo /usr/lib/postgresql/15/bin
-    elif command -v pg_ctl >/dev/null 2>&1; then
-        dirname "$(command -v pg_ctl)"
-    else
-        _te_err "PostgreSQL 15 server binaries not found (run sh scripts/deps.sh)"
-        return 1
-    fi
-}
 
 _te_pgbouncer() {
     if command -v pgbouncer >/dev/null 2>&1; then
@@ -162,7 +142,7 @@ EOF
 
 # --- PostgreSQL --------------------------------------------------------------------
 _te_pg_ctl() {
-    _te_as_pg "$TASKDB_TEST_PGBIN/pg_ctl" -D "$TASKDB_TEST_PGDATA" "$@"
+    pgenv_run_as postgres "$TASKDB_TEST_PGBIN/pg_ctl" -D "$TASKDB_TEST_PGDATA" "$@"
 }
 
 # Everything that differs from initdb's defaults, including the port, which
@@ -192,15 +172,9 @@ EOF
     fi
 }
 
-# pg_ctl -w returns once the postmaster says "ready"; confirm over the socket.
 _te_pg_wait_ready() {
-    _te_i=0
-    until "$TASKDB_TEST_PGBIN/pg_isready" -q -h "$TASKDB_TEST_SOCKDIR" \
-        -p "$TASKDB_TEST_PGPORT" -U postgres -d postgres; do
-        _te_i=$((_te_i + 1))
-        [ "$_te_i" -lt 300 ] || { _te_err "PostgreSQL not ready after 30 s"; return 1; }
-        _te_sleep 0.1
-    done
+    pgenv_wait_ready "$TASKDB_TEST_PGBIN" "$TASKDB_TEST_SOCKDIR" "$TASKDB_TEST_PGPORT" 30 ||
+        { _te_err "PostgreSQL not ready after 30 s"; return 1; }
 }
 
 _te_pg_log_tail() {
@@ -216,19 +190,9 @@ testenv_pg_start() {
 }
 
 _te_pg_create() {
-    if locale -a 2>/dev/null | grep -Eqi '^c\.utf-?8$'; then
-        _te_locale=C.UTF-8
-    else
-        _te_locale=C
-    fi
     # -N: no fsync of the initial files; this cluster is thrown away.
-    _te_as_pg "$TASKDB_TEST_PGBIN/initdb" -D "$TASKDB_TEST_PGDATA" -U postgres \
-        -E UTF8 --locale="$_te_locale" --auth=trust -N --no-instructions \
-        >"$TASKDB_TEST_DIR/initdb.log" 2>&1 || {
-        cat "$TASKDB_TEST_DIR/initdb.log" >&2
-        _te_err "initdb failed"
-        return 1
-    }
+    pgenv_initdb postgres "$TASKDB_TEST_PGBIN" "$TASKDB_TEST_PGDATA" \
+        "$TASKDB_TEST_DIR/initdb.log" -N || return 1
     echo "include 'taskshell.conf'" >>"$TASKDB_TEST_PGDATA/postgresql.conf"
 
     # A random port may be taken between the check and the bind: retry.
@@ -306,7 +270,7 @@ _te_bouncer_pid() {
 # Returns 2 when the port was taken (the caller may pick another).
 testenv_bouncer_start() {
     _te_bin=$(_te_pgbouncer) || return 1
-    _te_as_pg "$_te_bin" -d -q "$TASKDB_TEST_DIR/bouncer/pgbouncer.ini" \
+    pgenv_run_as postgres "$_te_bin" -d -q "$TASKDB_TEST_DIR/bouncer/pgbouncer.ini" \
         >>"$TASKDB_TEST_DIR/bouncer/stderr.log" 2>&1
     _te_i=0
     until "$TASKDB_TEST_PGBIN/psql" -X -q -At -c 'SELECT 1' \
@@ -426,14 +390,10 @@ testenv_start() {
 
     TASKDB_PROJECT_DIR=${TASKDB_PROJECT_DIR:-$(pwd -P)}
     _te_unset_libpq_env
-    if [ "$(id -u)" -eq 0 ]; then
-        getent passwd postgres >/dev/null 2>&1 ||
-            { _te_err "running as root but there is no postgres user"; return 1; }
-        TASKDB_TEST_RUN_AS="runuser -u postgres --"
-    else
-        TASKDB_TEST_RUN_AS=""
-    fi
-    TASKDB_TEST_PGBIN=$(_te_pgbin) || return 1
+    pgenv_need_user postgres || return 1
+    TASKDB_TEST_RUN_AS=""
+    [ "$(id -u)" -ne 0 ] || TASKDB_TEST_RUN_AS="runuser -u postgres --"
+    TASKDB_TEST_PGBIN=$(pgenv_bindir) || return 1
 
     # Short, shell-safe paths: Unix socket names are limited to 107 bytes and
     # the paths are written unquoted into config files.
