@@ -68,7 +68,7 @@ int tdbl_raise_kind(lua_State *L, tdb_kind kind, const char *field, const char *
     __attribute__((format(printf, 4, 5)));
 void tdbl_push_error(lua_State *L, const tdb_error *err);
 
-/* conn.c */
+/* handle.c */
 void tdbl_conn_init(lua_State *L);
 int tdbl_connect(lua_State *L);
 tdbl_conn *tdbl_checkconn(lua_State *L, int idx);      /* type only */

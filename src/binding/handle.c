@@ -1,5 +1,5 @@
 /*
- * conn.c — the "taskdb.Connection" handle: connect, close (also __close and
+ * handle.c — the "taskdb.Connection" handle: connect, close (also __close and
  * __gc, any number of times), init_db, ping, info, user, and the way every
  * method finds its connection (tdbl_target_of).
  */
