@@ -144,6 +144,8 @@ describe("db:pipeline", function()
       p:create_task{ user_id = user, title = "fine" }
       local ok = pcall(p.create_task, p, { user_id = user })
       assert.is_false(ok)
+      p:create_task{ user_id = user, title = "queued after the caught error" }
+      p:get_task(1)
     end)
     assert.matches("nothing was sent", e.message)
     assert.equal(0, H.count(user))

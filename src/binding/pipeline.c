@@ -33,7 +33,7 @@ typedef struct pipe_state {
     unsigned char *kinds;   /* one outcome per queued call */
     size_t cap;
     int open;               /* fn is running: calls may be queued */
-    int poisoned;           /* a call raised while being queued */
+    size_t started;         /* queueing calls begun: one that raised never queued */
 } pipe_state;
 
 static int pipeline_gc(lua_State *L)
@@ -51,8 +51,8 @@ static int pipeline_gc(lua_State *L)
  * Arg 1 must be an open pipeline: returns it and fills `t` from its handle.
  * The stack is set to the method's `nargs` arguments, then the handle and
  * its connection are pushed: they anchor t for the call, whatever Lua code
- * does to the pipeline's user value meanwhile.  The pipeline stays poisoned
- * unless the call is queued (queued() clears it).
+ * does to the pipeline's user value meanwhile.  The call is counted as
+ * started: one that raises before it is queued stops the whole block.
  */
 static pipe_state *pipeline_target(lua_State *L, int nargs, tdbl_target *t)
 {
@@ -64,7 +64,7 @@ static pipe_state *pipeline_target(lua_State *L, int nargs, tdbl_target *t)
     if (!p->open || !p->pl)
         tdbl_raise_kind(L, TDB_INVALID, NULL,
                         "this pipeline's block has ended: queue calls inside db:pipeline(fn)");
-    p->poisoned = 1;
+    p->started++;
     lua_settop(L, nargs);
     lua_getiuservalue(L, 1, 1);
     if (!luaL_testudata(L, -1, TDBL_CONNECTION) && !luaL_testudata(L, -1, TDBL_USER))
@@ -101,7 +101,6 @@ static int queued(lua_State *L, pipe_state *p, int built, tdb_request *r,
     if (added != 0)
         return tdbl_raise(L, &err);
     p->kinds[n] = (unsigned char)kind;
-    p->poisoned = 0;
     lua_pushinteger(L, (lua_Integer)n + 1);
     return 1;
 }
@@ -288,7 +287,8 @@ int tdbl_pipeline(lua_State *L)
     t.c->L = L;                                     /* fn may have used it from a coroutine */
     if (status != LUA_OK)
         return lua_error(L);                        /* nothing was sent */
-    if (p->poisoned)
+    /* A call that raised, even one the block caught, stops the whole block. */
+    if (p->started != tdb_pipeline_count(p->pl))
         return tdbl_raise_kind(L, TDB_INVALID, NULL,
                                "pipeline: a call in the block had bad arguments; nothing was sent");
     *own = *p;

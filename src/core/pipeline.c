@@ -396,6 +396,18 @@ static void recover(tdb_conn *conn, tdb_pipeline *pl, const reader *rd, exchange
                       tdb_sql_get(c->id)->is_read ? "" : " and the outcome is unknown");
         call_fail(c, &e);
     }
+    /*
+     * A write answered but whose Sync was not: outside a transaction its
+     * commit comes with that Sync, so its outcome is unknown after all.
+     */
+    if (rd->next < pl->n && rd->phase == PHASE_SYNC && conn->txn_depth == 0) {
+        call *c = &pl->calls[rd->next];
+        if (c->result && !tdb_sql_get(c->id)->is_read) {
+            PQclear(c->result);
+            c->result = NULL;
+            unknown_outcome(c, "the connection was lost");
+        }
+    }
     tdb_conn_lose(conn);
     for (size_t i = rd->next; i < pl->n; i++) {
         call *c = &pl->calls[i];

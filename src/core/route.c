@@ -186,7 +186,8 @@ PGresult *tdb_route_read(tdb_conn *conn, tdb_sql_id id, const tdb_params *p, tdb
 
     if (r->dirty || !replica_usable(r))
         return on_primary(conn, id, p, err);
-    check = r->written > r->replayed;
+    /* Checked on every read after a write: the replica answering may not be the one seen before. */
+    check = r->written > 0;
     if (check)
         around.before = TDB_SQL_REPLAY_LSN;
     res = tdb_conn_exec_around(r->replica, id, p, check ? &around : NULL, &replica_err);

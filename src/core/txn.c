@@ -153,7 +153,9 @@ PGresult *tdb_conn_exec_commit(tdb_conn *conn, tdb_sql_id id, const tdb_params *
     around.then = conn->txn_depth == 1 ? TDB_SQL_COMMIT : TDB_SQL_RELEASE;
     res = tdb_conn_exec_around(conn, id, params, &around, err);
     if (!res) {
-        if (err->kind == TDB_CONNECTION && around.then == TDB_SQL_COMMIT && !conn->begin_pending)
+        /* Lost, or dropped unanswered after a timeout, once COMMIT had left: unknown. */
+        if ((err->kind == TDB_CONNECTION || (err->kind == TDB_TIMEOUT && !err->sqlstate[0])) &&
+            around.then == TDB_SQL_COMMIT && !conn->begin_pending)
             snprintf(err->message, sizeof err->message,
                      "commit: the connection was lost during COMMIT; "
                      "whether the transaction was committed is unknown");
