@@ -288,7 +288,7 @@ int tdbl_pipeline(lua_State *L)
     if (status != LUA_OK)
         return lua_error(L);                        /* nothing was sent */
     /* A call that raised, even one the block caught, stops the whole block. */
-    if (p->started != tdb_pipeline_count(p->pl))
+    if (p->pl && p->started != tdb_pipeline_count(p->pl))
         return tdbl_raise_kind(L, TDB_INVALID, NULL,
                                "pipeline: a call in the block had bad arguments; nothing was sent");
     *own = *p;
