@@ -37,15 +37,48 @@ const char *tdb_field_name(tdb_field field)
 }
 
 /* RFC 3629, as lutf8lib's utf8_decode with strict = 1. */
+/*
+ * The code point starting at s[i] (i < len, s[i] >= 0x80): its length in
+ * bytes, with *cp set, or 0 when the bytes there are not UTF-8 (a stray
+ * or truncated sequence, an overlong form, a surrogate, past U+10FFFF).
+ */
+static size_t decode_at(const unsigned char *s, size_t len, size_t i, unsigned *cp)
+{
+    unsigned c = s[i];
+    size_t need;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 1;
+        *cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        *cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        *cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (i + need >= len)
+        return 0;   /* truncated sequence */
+    for (size_t k = 1; k <= need; k++) {
+        if ((s[i + k] & 0xC0) != 0x80)
+            return 0;
+        *cp = (*cp << 6) | (s[i + k] & 0x3F);
+    }
+    if ((need == 2 && *cp < 0x800) || (need == 3 && *cp < 0x10000) ||
+        *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF))
+        return 0;
+    return need + 1;
+}
+
 long tdb_utf8_count(const char *str, size_t len, size_t *bad_at)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     long count = 0;
     while (i < len) {
-        unsigned c;
         unsigned cp;
-        size_t need;
+        size_t n;
         /* Eight ASCII bytes with no NUL at a time: most text is plain ASCII. */
         while (i + 8 <= len) {
             uint64_t w;
@@ -58,9 +91,8 @@ long tdb_utf8_count(const char *str, size_t len, size_t *bad_at)
         }
         if (i >= len)
             break;
-        c = s[i];
-        if (c < 0x80) {
-            if (c == 0) {
+        if (s[i] < 0x80) {
+            if (s[i] == 0) {
                 if (bad_at)
                     *bad_at = i;
                 return -2;
@@ -69,36 +101,15 @@ long tdb_utf8_count(const char *str, size_t len, size_t *bad_at)
             count++;
             continue;
         }
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            cp = c & 0x07;
-        } else {
-            goto bad;
+        if ((n = decode_at(s, len, i, &cp)) == 0) {
+            if (bad_at)
+                *bad_at = i;
+            return -1;
         }
-        if (i + need >= len)
-            goto bad;   /* truncated sequence */
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                goto bad;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            goto bad;
-        i += need + 1;
+        i += n;
         count++;
     }
     return count;
-bad:
-    if (bad_at)
-        *bad_at = i;
-    return -1;
 }
 
 /*
@@ -115,36 +126,17 @@ static int is_white_space(unsigned cp)
            cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
-/* s must be valid UTF-8 (checked first by check_text); a bad byte counts as not blank. */
+/* A byte sequence that is not UTF-8 counts as not blank. */
 int tdb_is_blank(tdb_str s)
 {
     const unsigned char *p = (const unsigned char *)s.ptr;
     size_t i = 0;
     while (i < s.len) {
-        unsigned c = p[i], cp;
-        size_t need;
-        if (c < 0x80) {
-            if (!is_white_space(c))
-                return 0;
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            cp = c & 0x0F;
-        } else {
-            return 0;   /* 4-byte sequences hold no white space */
-        }
-        if (i + need >= s.len)
+        unsigned cp = p[i];
+        size_t n = cp < 0x80 ? 1 : decode_at(p, s.len, i, &cp);
+        if (n == 0 || !is_white_space(cp))
             return 0;
-        for (size_t k = 1; k <= need; k++)
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        if (!is_white_space(cp))
-            return 0;
-        i += need + 1;
+        i += n;
     }
     return 1;
 }
